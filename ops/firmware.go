@@ -30,10 +30,11 @@ type FirmwareSPI struct {
 }
 
 // FirmwareSerial is the UART (enable_uart) and, optionally, a login
-// console on it (console=serial0,115200 in cmdline.txt).
+// console on it (console=serial0,115200 in cmdline.txt; nil leaves the
+// command line alone).
 type FirmwareSerial struct {
-	Enabled bool `json:"enabled"`
-	Console bool `json:"console"`
+	Enabled bool  `json:"enabled"`
+	Console *bool `json:"console,omitempty"`
 }
 
 // FirmwareOneWire is the 1-wire bus: dtoverlay=w1-gpio on a GPIO pin.
