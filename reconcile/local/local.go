@@ -352,11 +352,12 @@ func (s *System) remove(c *ops.Change) error {
 	return s.forgetOwner(hp)
 }
 
+// chmodChown sets the owner first: chown clears setuid and setgid bits.
 func (s *System) chmodChown(hp string, mode ops.Mode, uid, gid int) error {
-	if err := os.Chmod(hp, mode.FileMode()); err != nil {
-		return unwrapPathError(err)
+	if err := s.chown(hp, uid, gid); err != nil {
+		return err
 	}
-	return s.chown(hp, uid, gid)
+	return unwrapPathError(os.Chmod(hp, mode.FileMode()))
 }
 
 // chown sets the owner. Without root, it records it in the side file
