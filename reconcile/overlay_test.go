@@ -164,7 +164,7 @@ func TestOverlay(t *testing.T) {
 			write("/etc/top/etc/top/etc/hostname", "robot\n"),
 		},
 		queries: []query{
-			{"readdir", "/etc/top", ""},
+			{"readdir", "/etc/top/boot", ""},
 			{"read", "/etc/hostname", "robot\n"},
 			{"lstat", "/etc/top/etc/top/etc/hostname", "file hostname 0644 0:0 6"},
 		},
