@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) ops.System) {
 		{"DirAndFile", testDirAndFile},
 		{"Replace", testReplace},
 		{"Attrs", testAttrs},
+		{"AttrsThroughLink", testAttrsThroughLink},
 		{"Links", testLinks},
 		{"WriteReplacesLink", testWriteReplacesLink},
 		{"LinksStayInside", testLinksStayInside},
@@ -291,4 +292,16 @@ func testCancelled(t *testing.T, s ops.System) {
 	if _, err := s.Lstat("/f"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a cancelled Apply left /f behind (Lstat error %v)", err)
 	}
+}
+
+// testAttrsThroughLink: Attrs follows a final link like chmod, and an
+// absolute link means the target's own root.
+func testAttrsThroughLink(t *testing.T, s ops.System) {
+	apply(t, s,
+		&ops.Change{Kind: ops.Mkdir, Path: "/etc", Mode: 0o755},
+		&ops.Change{Kind: ops.Write, Path: "/etc/f", Content: []byte("x"), Mode: 0o644},
+		&ops.Change{Kind: ops.Symlink, Path: "/l", Target: "/etc/f"},
+		&ops.Change{Kind: ops.Attrs, Path: "/l", Mode: 0o600, UID: 12, GID: 13},
+	)
+	checkInfo(t, lstat(t, s, "/etc/f"), "f", 0, 0o600, 12, 13)
 }

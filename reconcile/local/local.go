@@ -219,7 +219,7 @@ func (s *System) ReadDir(p string) ([]*ops.FileInfo, error) {
 	}
 	out := make([]*ops.FileInfo, 0, len(entries))
 	for _, e := range entries {
-		if p == "/" && s.owners != nil && e.Name() == ownerFile {
+		if hp == s.root && s.owners != nil && e.Name() == ownerFile {
 			continue
 		}
 		fi, err := e.Info()
@@ -298,8 +298,9 @@ func (s *System) write(c *ops.Change) error {
 	return s.moveOwner(tmp, hp)
 }
 
+// setAttrs follows a final symbolic link (as chmod does), inside the root.
 func (s *System) setAttrs(c *ops.Change) error {
-	hp, err := s.hostPath(c.Path, false)
+	hp, err := s.hostPath(c.Path, true)
 	if err != nil {
 		return err
 	}

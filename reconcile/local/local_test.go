@@ -80,13 +80,18 @@ func TestFakerootPersists(t *testing.T) {
 	if strings.Contains(string(b), "/home/pi") {
 		t.Errorf("removed paths are still in %s:\n%s", ownerFile, b)
 	}
-	list, err := again.ReadDir("/")
-	if err != nil {
+	if err := again.Apply(ctx, &ops.Change{Kind: ops.Symlink, Path: "/rootlink", Target: "/"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, fi := range list {
-		if fi.Name == ownerFile {
-			t.Errorf("ReadDir(/) shows the side file %s", ownerFile)
+	for _, p := range []string{"/", "/rootlink"} {
+		list, err := again.ReadDir(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fi := range list {
+			if fi.Name == ownerFile {
+				t.Errorf("ReadDir(%s) shows the side file %s", p, ownerFile)
+			}
 		}
 	}
 }
