@@ -53,7 +53,6 @@ func (o *Locale) Summary() string   { return o.Name }
 func (o *Hostname) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	return nil, errNotImplemented
 }
-func (o *User) Plan(ctx context.Context, env *Env) ([]*Change, error) { return nil, errNotImplemented }
 func (o *Timezone) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	return nil, errNotImplemented
 }
