@@ -172,6 +172,9 @@ func editLine(content []byte, line string, match *regexp.Regexp, present bool) [
 			if match != nil {
 				l = line + l[len(strings.TrimSuffix(l, "\n")):]
 			}
+			if l == "" { // an empty last line without a newline would be no line at all
+				l = "\n"
+			}
 			out = append(out, l)
 		case present && match == nil:
 			out = append(out, l) // an identical line, present twice: no reason to touch it
