@@ -33,6 +33,11 @@ func SudoersFile(user string) string { return "/etc/sudoers.d/010_pibake-" + use
 // exists is not touched (only its .ssh). Supplementary groups are exactly
 // Groups, in /etc/group and /etc/gshadow; missing ones are made as system
 // groups, numbered from 999 down as addgroup --system does.
+//
+// Limits: a changed home is made anew from the skeleton; the old one is
+// not moved. The files are replaced atomically but /etc/.pwd.lock is not
+// taken, so a useradd running at the same moment on a live system can
+// race with the write.
 func (o *User) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	if err := o.check(); err != nil {
 		return nil, err
