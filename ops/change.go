@@ -41,6 +41,9 @@ type Change struct {
 	// Reboot says the change takes effect only after the target reboots
 	// (config.txt, cmdline.txt).
 	Reboot bool `json:"reboot,omitempty"`
+	// Note says what a plain file change means, for plans: "creates
+	// system group gpio (999)".
+	Note string `json:"note,omitempty"`
 }
 
 // Exec is a command for a Runner.
@@ -70,6 +73,13 @@ type ExecResult struct {
 
 // String describes c in one line, as plans show it.
 func (c *Change) String() string {
+	if c.Note != "" {
+		return c.describe() + " (" + c.Note + ")"
+	}
+	return c.describe()
+}
+
+func (c *Change) describe() string {
 	switch c.Kind {
 	case Write:
 		return fmt.Sprintf("write %s (%s %d:%d, %d bytes)", c.Path, c.Mode, c.UID, c.GID, len(c.Content))

@@ -162,6 +162,7 @@ func (o *User) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 		}
 	}
 	usedGIDs := db.group.ids()
+	var created []string
 	for _, g := range o.Groups {
 		if db.group.find(g) >= 0 {
 			continue
@@ -171,6 +172,7 @@ func (o *User) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 			return nil, fmt.Errorf("user %s: group %s does not exist and no system gid is free to make it", o.Name, g)
 		}
 		usedGIDs[n] = true
+		created = append(created, fmt.Sprintf("%s (%d)", g, n))
 		db.group.add(g, "x", strconv.Itoa(n), o.Name)
 		if db.gshadow.exists {
 			db.gshadow.add(g, "!", "", o.Name)
@@ -192,6 +194,13 @@ func (o *User) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 		changes, err := f.file.plan(env, f.mode, f.group, f.sensitive)
 		if err != nil {
 			return nil, err
+		}
+		if f.file == db.group && len(created) > 0 {
+			for _, c := range changes {
+				if c.Kind == Write {
+					c.Note = "creates system group " + strings.Join(created, ", ")
+				}
+			}
 		}
 		t.add(changes...)
 	}

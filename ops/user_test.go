@@ -47,7 +47,7 @@ func TestUser(t *testing.T) {
 			"/etc/gshadow": {"gpio:!::pi,bob", "i2c:!::pi,bob", "bob:!::", "robots:!::bob"},
 		},
 		changes: []string{
-			"write /etc/group (0644 0:0, 712 bytes)",
+			"write /etc/group (0644 0:0, 712 bytes) (creates system group robots (996))",
 			"write /etc/gshadow (0640 0:42, 592 bytes)",
 			"write /etc/passwd (0644 0:0, 1238 bytes)",
 			"write /etc/shadow (0640 0:42, 683 bytes)",
@@ -82,7 +82,7 @@ func TestUser(t *testing.T) {
 			},
 		},
 		changes: []string{
-			"write /etc/group (0644 0:0, 663 bytes)",
+			"write /etc/group (0644 0:0, 663 bytes) (creates system group docker (996))",
 			"write /etc/gshadow (0640 0:42, 547 bytes)",
 			"write /etc/passwd (0644 0:0, 1197 bytes)",
 			"write /etc/shadow (0640 0:42, 673 bytes)",

@@ -26,6 +26,14 @@ const (
 // and gives a unified diff for new content. It reads sys but never fails:
 // what it cannot read, it says.
 func describe(sys ops.System, c *ops.Change) (description, diff string) {
+	description, diff = describeChange(sys, c)
+	if c.Note != "" {
+		description += " (" + c.Note + ")"
+	}
+	return description, diff
+}
+
+func describeChange(sys ops.System, c *ops.Change) (description, diff string) {
 	cur, err := sys.Lstat(c.Path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return c.String() + " (current state unreadable: " + err.Error() + ")", ""
