@@ -365,23 +365,28 @@ func nearest(x string, candidates []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between byte strings.
+// editDistance is the edit distance between byte strings, counting a
+// swap of adjacent letters as one edit ("fiels" is one from "files"): the
+// optimal string alignment distance.
 func editDistance(x, y string) int {
-	row := make([]int, len(y)+1)
-	for j := range row {
-		row[j] = j
+	// Three rows of the usual table: two back, previous, current.
+	back, prev, cur := make([]int, len(y)+1), make([]int, len(y)+1), make([]int, len(y)+1)
+	for j := range prev {
+		prev[j] = j
 	}
 	for i := 1; i <= len(x); i++ {
-		diagonal := row[0]
-		row[0] = i
+		cur[0] = i
 		for j := 1; j <= len(y); j++ {
-			substitute := diagonal
-			if x[i-1] != y[j-1] {
-				substitute++
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
 			}
-			diagonal = row[j]
-			row[j] = min(substitute, row[j]+1, row[j-1]+1)
+			cur[j] = min(prev[j-1]+cost, prev[j]+1, cur[j-1]+1)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				cur[j] = min(cur[j], back[j-2]+1)
+			}
 		}
+		back, prev, cur = prev, cur, back
 	}
-	return row[len(y)]
+	return prev[len(y)]
 }

@@ -437,6 +437,7 @@ func TestNearest(t *testing.T) {
 		{"password", []string{"name", "password_hash"}, map[string]string{"password": "password_hash"}, ` (did you mean "password_hash"?)`},
 		{"ownr", []string{"owner", "group"}, nil, ` (did you mean "owner"?)`},
 		{"zzzzzz", []string{"owner", "group"}, nil, ""},
+		{"fiels", []string{"file", "files"}, nil, ` (did you mean "files"?)`},
 	}
 	for _, tt := range tests {
 		if got := didYouMean(tt.name, tt.candidates, tt.aliases); got != tt.want {

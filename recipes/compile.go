@@ -108,7 +108,7 @@ func (c *compiler) exec(thread *starlark.Thread, abs, shown string) (starlark.St
 	c.dirs[shown] = filepath.Dir(abs)
 	f, err := fileOptions.Parse(shown, src, 0)
 	if err != nil {
-		return nil, syntaxError(err)
+		return nil, c.syntaxError(err)
 	}
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
@@ -123,19 +123,26 @@ func (c *compiler) exec(thread *starlark.Thread, abs, shown string) (starlark.St
 	})
 	prog, err := starlark.FileProgram(f, c.predeclared.Has)
 	if err != nil {
-		return nil, syntaxError(err)
+		return nil, c.syntaxError(err)
 	}
 	globals, err := prog.Init(thread, c.predeclared)
 	globals.Freeze()
 	return globals, err
 }
 
-func syntaxError(err error) error {
+func (c *compiler) syntaxError(err error) error {
 	switch e := err.(type) {
 	case syntax.Error:
 		return &Error{Pos: e.Pos.String(), Msg: e.Msg}
 	case resolve.ErrorList:
 		msg := e[0].Msg
+		// The resolver suggests only names the file has already used.
+		if name, ok := strings.CutPrefix(msg, "undefined: "); ok && !strings.Contains(name, " ") {
+			known := append(c.predeclared.Keys(), starlark.Universe.Keys()...)
+			if n := nearest(name, known); n != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", n)
+			}
+		}
 		if len(e) > 1 {
 			msg += fmt.Sprintf(" (and %d more errors)", len(e)-1)
 		}

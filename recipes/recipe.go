@@ -3,6 +3,7 @@ package recipes
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ func (r *Recipe) UnmarshalJSON(b []byte) error {
 		Version *int `json:"pibake_recipe"`
 	}
 	if err := json.Unmarshal(b, &version); err != nil {
-		return fmt.Errorf("not a pibake recipe: %w", err)
+		return errors.New(`not a pibake recipe: want {"pibake_recipe": 1, ...}`)
 	}
 	switch {
 	case version.Version == nil:

@@ -32,7 +32,7 @@ func (m *module) Attr(name string) (starlark.Value, error) {
 	if v, ok := m.members[name]; ok {
 		return v, nil
 	}
-	return nil, fmt.Errorf("%s has no %q%s", m.name, name, didYouMean(name, m.AttrNames(), m.aliases))
+	return nil, fmt.Errorf("%s.%s does not exist%s", m.name, name, didYouMean(name, m.AttrNames(), m.aliases))
 }
 
 // opHandle is what an op builtin returns: a reference to the step it made,
