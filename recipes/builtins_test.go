@@ -64,6 +64,12 @@ func TestBuiltins(t *testing.T) {
 			want:  &ops.FilePut{Path: "/etc/robot.conf", Content: ops.Data("speed=3\n"), Mode: 0o600, Owner: "root", Group: "root"},
 		},
 		{
+			name:  "files.put src holding a secret marker by chance",
+			src:   `files.put("/opt/font.bin", src="font.bin")`,
+			files: map[string]string{"font.bin": "\x00\xee\x80\x80\xff"},
+			want:  &ops.FilePut{Path: "/opt/font.bin", Content: ops.Data("\x00\xee\x80\x80\xff"), Mode: 0o644, Owner: "root", Group: "root"},
+		},
+		{
 			name: "files.put empty content",
 			src:  `files.put("/etc/empty", content="")`,
 			want: &ops.FilePut{Path: "/etc/empty", Content: ops.Data{}, Mode: 0o644, Owner: "root", Group: "root"},
@@ -393,7 +399,7 @@ func TestSyncTree(t *testing.T) {
 	mustWrite("a-b", "", 0o644)
 	mustWrite("cache/x.tmp", "junk", 0o644)
 	mustWrite("notes.swp", "junk", 0o644)
-	mustWrite("bin/blob", "\xff\x00\xfe", 0o600)
+	mustWrite("bin/blob", "\xff\x00\xee\x80\x80", 0o600)
 	if err := os.Chmod(filepath.Join(tree, "bin"), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +420,7 @@ func TestSyncTree(t *testing.T) {
 		Files: []ops.SyncEntry{
 			{Path: "a-b", Mode: 0o644, Content: ops.Data{}},
 			{Path: "bin", Mode: 0o750, Dir: true},
-			{Path: "bin/blob", Mode: 0o600, Content: ops.Data("\xff\x00\xfe")},
+			{Path: "bin/blob", Mode: 0o600, Content: ops.Data("\xff\x00\xee\x80\x80")},
 			{Path: "bin/run", Mode: 0o755, Content: ops.Data("#!/bin/sh\n")},
 			{Path: "index.html", Mode: 0o640, Content: ops.Data("<p>hi</p>")},
 			{Path: "start", Mode: 0o777, Link: "bin/run"},

@@ -17,6 +17,8 @@ import (
 	"github.com/pibake/pibake/ops"
 )
 
+const errBrokenSecret = "a secret was cut or changed (secrets can be concatenated and formatted with %s or format, not sliced, inspected or changed)"
+
 // fileOptions is the recipe dialect: sets, and if/for at top level (which
 // needs reassignable globals: `if x: a = 1 else: a = 2`). No while, no
 // recursion, so every recipe terminates unless it loops over a huge range.
@@ -92,11 +94,7 @@ func compile(path string, opts Options) (*Recipe, error) {
 		}
 		return nil, c.userError(err)
 	}
-	secrets, err := secretsOf(c.steps)
-	if err != nil {
-		return nil, err
-	}
-	return &Recipe{Source: path, Secrets: secrets, Steps: c.steps}, nil
+	return &Recipe{Source: path, Secrets: secretsOf(c.steps), Steps: c.steps}, nil
 }
 
 // exec runs one recipe file.
@@ -278,8 +276,10 @@ func (c *compiler) print(thread *starlark.Thread, msg string) {
 	if c.opts.Print == nil {
 		return
 	}
-	pos := c.callerPos(thread)
-	c.opts.Print(pos + ": " + showTokens(msg))
+	if pos := c.callerPos(thread); pos != "" {
+		msg = pos + ": " + msg
+	}
+	c.opts.Print(showTokens(msg))
 }
 
 // builtins is the predeclared environment of every recipe file.
@@ -324,6 +324,11 @@ func (c *compiler) opBuiltin(spec *builtinSpec) *starlark.Builtin {
 		a, err := unpack(spec.kind, spec.required, spec.optional, spec.aliases, positional, keywords)
 		if err != nil {
 			return nil, &Error{Pos: pos, Msg: err.Error()}
+		}
+		for _, name := range slices.Concat(spec.required, spec.optional) {
+			if v, ok := a.values[name]; ok && !tokensWhole(v) {
+				return nil, &Error{Pos: pos, Msg: fmt.Sprintf("%s: %s: %s", spec.kind, name, errBrokenSecret)}
+			}
 		}
 		op, err := spec.build(&call{args: a, c: c, thread: thread})
 		if a.err != nil {

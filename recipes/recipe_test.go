@@ -302,12 +302,12 @@ func TestErrors(t *testing.T) {
 		{
 			name: "secret sliced",
 			src:  `files.put("/etc/psk", content=secret("PSK")[:4])`,
-			want: `recipe.star:1:1: files.put: a secret was cut or changed (secrets can be concatenated and formatted with %s or format, not sliced, inspected or changed)`,
+			want: `recipe.star:1:1: files.put: content: a secret was cut or changed (secrets can be concatenated and formatted with %s or format, not sliced, inspected or changed)`,
 		},
 		{
 			name: "secret changed",
-			src:  `files.put("/etc/psk", content=secret("PSK").upper())`,
-			want: `recipe.star:1:1: files.put: a secret was cut or changed (secrets can be concatenated and formatted with %s or format, not sliced, inspected or changed)`,
+			src:  `server.user("robot", ssh_keys=["a", secret("KEY").upper()])`,
+			want: `recipe.star:1:1: server.user: ssh_keys: a secret was cut or changed (secrets can be concatenated and formatted with %s or format, not sliced, inspected or changed)`,
 		},
 		{
 			name: "secret in a message",

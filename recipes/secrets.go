@@ -53,30 +53,57 @@ func secretBuiltin(thread *starlark.Thread, _ *starlark.Builtin, positional star
 	return starlark.String(token(name)), nil
 }
 
-// secretsOf lists the secrets the steps use, sorted, and checks that every
-// token is whole: slicing or changing one would leak part of a value or
-// lose it.
-func secretsOf(steps []*ops.Step) ([]string, error) {
+// secretsOf lists the secrets the steps use, sorted.
+func secretsOf(steps []*ops.Step) []string {
 	names := []string{}
 	for _, s := range steps {
-		var broken bool
 		visitStrings(reflect.ValueOf(s.Op), func(str string) {
 			for _, m := range tokenPattern.FindAllStringSubmatch(str, -1) {
 				if !slices.Contains(names, m[1]) {
 					names = append(names, m[1])
 				}
 			}
-			rest := tokenPattern.ReplaceAllString(str, "")
-			if strings.Contains(rest, tokenStart) || strings.Contains(rest, tokenEnd) {
-				broken = true
-			}
 		})
-		if broken {
-			return nil, &Error{Pos: s.Pos, Msg: s.Op.Kind() + ": a secret was cut or changed (secrets can be concatenated and formatted with %s or format, not sliced, inspected or changed)"}
-		}
 	}
 	slices.Sort(names)
-	return names, nil
+	return names
+}
+
+// tokensWhole reports whether every secret token in a builtin's argument
+// is whole. Slicing or changing one would put part of a value, or
+// nothing, where the value belongs. Only arguments are checked, not the
+// ops: content read from local files (src=, files.sync) never passed
+// through Starlark and may hold the marker characters by chance.
+func tokensWhole(v starlark.Value) bool {
+	switch v := v.(type) {
+	case starlark.String:
+		return wholeTokens(string(v))
+	case starlark.Bytes:
+		return wholeTokens(string(v))
+	case *starlark.Dict:
+		for _, item := range v.Items() {
+			if !tokensWhole(item[0]) || !tokensWhole(item[1]) {
+				return false
+			}
+		}
+	default:
+		if elems, ok := sequence(v); ok {
+			for _, e := range elems {
+				if !tokensWhole(e) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func wholeTokens(s string) bool {
+	if !strings.Contains(s, tokenStart) && !strings.Contains(s, tokenEnd) {
+		return true
+	}
+	rest := tokenPattern.ReplaceAllString(s, "")
+	return !strings.Contains(rest, tokenStart) && !strings.Contains(rest, tokenEnd)
 }
 
 // Secrets are secret values by name.
