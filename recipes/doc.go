@@ -61,7 +61,7 @@
 //
 // The dialect is Starlark's with sets, and with if and for statements and
 // reassignment at top level; there are no while loops and no recursion.
-// print() goes to Options.Print.
+// print() goes to Options.Print, prefixed with its position.
 //
 // # Errors
 //
@@ -83,9 +83,13 @@
 //
 // # Limits
 //
-// Recipes are compiled in one goroutine; there is no step limit, so a
-// recipe looping over a huge range runs for a long time. Files loaded
-// with load are Starlark only (no JSON or YAML). Which op arguments are
-// valid is checked here only as far as a compiler can (absolute paths,
-// names, modes); the rest is for each op's Plan.
+// There is no step limit, so a recipe looping over a huge range runs for a
+// long time. Files loaded with load are Starlark only (no JSON or YAML).
+// Secret tokens are marked with the private-use characters U+E000 and
+// U+E001, so a string argument holding those characters other than in a
+// whole token (say, file() of a text using them) is rejected; content read
+// by files.put's src= and files.sync is not checked. Which op arguments
+// are valid is checked here only as far as a compiler can (absolute
+// paths, names, modes, regular expressions, overlay parameters); the rest
+// is for each op's Plan.
 package recipes

@@ -41,7 +41,8 @@ type Recipe struct {
 const FormatVersion = 1
 
 // Load compiles the Starlark recipe at path, or decodes a compiled recipe
-// when path ends in .json. A mistake in a recipe is an *Error.
+// when path ends in .json (whose Source stays the recipe it was compiled
+// from; opts do not apply). A mistake in a recipe is an *Error.
 func Load(path string, opts Options) (*Recipe, error) {
 	if filepath.Ext(path) != ".json" {
 		return compile(path, opts)
