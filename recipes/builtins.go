@@ -386,7 +386,7 @@ func filesPut(c *call) (ops.Op, error) {
 		if c.err != nil {
 			return nil, nil
 		}
-		b, err := c.c.readLocal(c.thread, src)
+		b, err := c.compiler.readLocal(c.thread, src)
 		if err != nil {
 			return nil, c.errorf("src: %v", err)
 		}
@@ -414,7 +414,7 @@ func filesSync(c *call) (ops.Op, error) {
 	if c.err != nil {
 		return nil, nil
 	}
-	abs, shown := c.c.local(c.thread, op.Src)
+	abs, shown := c.compiler.local(c.thread, op.Src)
 	op.Src = filepath.ToSlash(shown)
 	files, err := walkTree(abs, shown, exclude)
 	if err != nil {

@@ -330,7 +330,7 @@ func (c *compiler) opBuiltin(spec *builtinSpec) *starlark.Builtin {
 				return nil, &Error{Pos: pos, Msg: fmt.Sprintf("%s: %s: %s", spec.kind, name, errBrokenSecret)}
 			}
 		}
-		op, err := spec.build(&call{args: a, c: c, thread: thread})
+		op, err := spec.build(&call{args: a, compiler: c, thread: thread})
 		if a.err != nil {
 			err = a.err // the first problem found, usually an argument
 		}
@@ -365,6 +365,6 @@ func (c *compiler) fileBuiltin(thread *starlark.Thread, _ *starlark.Builtin, pos
 // call is what an op builder sees: its arguments and the compiler.
 type call struct {
 	*args
-	c      *compiler
-	thread *starlark.Thread
+	compiler *compiler
+	thread   *starlark.Thread
 }
