@@ -128,7 +128,9 @@ func LoadSecrets(file string, environ []string) (Secrets, error) {
 		}
 	}
 	for _, kv := range environ {
-		if name, value, ok := strings.Cut(kv, "="); ok && name != "" {
+		// An empty variable does not hide the file's value: an unset
+		// secret is more often exported empty by mistake than on purpose.
+		if name, value, ok := strings.Cut(kv, "="); ok && name != "" && value != "" {
 			s[name] = value
 		}
 	}
@@ -225,9 +227,15 @@ func parseDotenvLine(line string) (name, value string, err error) {
 
 // MissingSecretError is the error Resolve returns (one per secret, joined)
 // when a secret the recipe uses has no value.
-type MissingSecretError struct{ Name string }
+type MissingSecretError struct {
+	Name  string
+	Empty bool // set, but to the empty string
+}
 
 func (e *MissingSecretError) Error() string {
+	if e.Empty {
+		return fmt.Sprintf("secret %q is empty (give it a value in the environment or in --secrets FILE)", e.Name)
+	}
 	return fmt.Sprintf("secret %q is not set (export %s=... or put it in --secrets FILE)", e.Name, e.Name)
 }
 
@@ -243,9 +251,9 @@ func (r *Recipe) Resolve(s Secrets) (steps []*ops.Step, redact func(string) stri
 		return tokenPattern.ReplaceAllStringFunc(str, func(tok string) string {
 			name := tokenPattern.FindStringSubmatch(tok)[1]
 			value, ok := s[name]
-			if !ok {
+			if !ok || value == "" {
 				if _, reported := used[name]; !reported {
-					missing = append(missing, &MissingSecretError{Name: name})
+					missing = append(missing, &MissingSecretError{Name: name, Empty: ok})
 				}
 				used[name] = ""
 				return tok

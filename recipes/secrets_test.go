@@ -83,9 +83,9 @@ func TestResolveMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = r.Resolve(Secrets{"API_TOKEN": "x"})
+	_, _, err = r.Resolve(Secrets{"API_TOKEN": "x", "ROBOT_HASH": ""})
 	want := `secret "WIFI_PSK" is not set (export WIFI_PSK=... or put it in --secrets FILE)
-secret "ROBOT_HASH" is not set (export ROBOT_HASH=... or put it in --secrets FILE)`
+secret "ROBOT_HASH" is empty (give it a value in the environment or in --secrets FILE)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Resolve without secrets = %v, want\n%s", err, want)
 	}
@@ -164,7 +164,13 @@ CRLF=yes` + "\r\n" + `TAB=a	# comment after a tab
 			name:    "environment overrides the file",
 			file:    "A=file\nB=file\n",
 			environ: []string{"A=env", "C=env=with=equals", "EMPTY=", "=ignored", "junk"},
-			want:    Secrets{"A": "env", "B": "file", "C": "env=with=equals", "EMPTY": ""},
+			want:    Secrets{"A": "env", "B": "file", "C": "env=with=equals"},
+		},
+		{
+			name:    "an empty variable does not hide the file's value",
+			file:    "A=file\n",
+			environ: []string{"A="},
+			want:    Secrets{"A": "file"},
 		},
 		{
 			name: "no file",

@@ -272,13 +272,27 @@ func (e *engine) step(ctx context.Context, step *ops.Step) *Result {
 	return res
 }
 
+func (e *engine) exists(p string) bool {
+	_, err := e.view.Lstat(p)
+	return err == nil
+}
+
 // change reports c and makes it on the view: a file change always (the
 // overlay only records it), an exec only in an apply on a Runner.
 func (e *engine) change(ctx context.Context, c *ops.Change, live bool) (ChangeReport, error) {
 	redact := e.opts.Redact
 	cr := ChangeReport{Change: c, Path: redact(c.Path)}
 	if c.Kind != ops.Run {
-		desc, diff := describe(e.view, c)
+		shown := c
+		if c.Kind == ops.Write && !c.Sensitive && redact(string(c.Content)) != string(c.Content) && e.exists(c.Path) {
+			// New content holding a secret replaces content that likely
+			// holds an old secret, which redact does not know: a diff
+			// could show it. Show neither.
+			hidden := *c
+			hidden.Sensitive = true
+			shown = &hidden
+		}
+		desc, diff := describe(e.view, shown)
 		cr.Description, cr.Diff = redact(desc), redact(diff)
 		return cr, e.view.Apply(ctx, c)
 	}

@@ -316,6 +316,28 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestSecretReplacedShowsNoDiff: new content with a secret over old content
+// (which likely holds the old secret, unknown to redact) shows no diff; a
+// new file with a secret shows its redacted diff.
+func TestSecretReplacedShowsNoDiff(t *testing.T) {
+	sys, _ := opstest.Root(t)
+	apply := steps(&putOp{Path: "/etc/wifi.conf", Content: "psk=old-secret\n"})
+	if _, err := reconcile.Run(context.Background(), sys, apply, reconcile.Options{Apply: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	redact := func(s string) string { return strings.ReplaceAll(s, "new-secret", "<secret>") }
+	rec, _ := run(t, sys, steps(
+		&putOp{Path: "/etc/wifi.conf", Content: "psk=new-secret\n"},
+		&putOp{Path: "/etc/other.conf", Content: "psk=new-secret\n"},
+	), reconcile.Options{Redact: redact})
+	if d := rec.results[0].Changes[0].Diff; strings.Contains(d, "old-secret") || d != "(sensitive content not shown)" {
+		t.Errorf("replacing a secret: diff = %q, want it hidden", d)
+	}
+	if d := rec.results[1].Changes[0].Diff; !strings.Contains(d, "+psk=<secret>") {
+		t.Errorf("new file with a secret: diff = %q, want the redacted content", d)
+	}
+}
+
 type multi []reconcile.Reporter
 
 func (m multi) Step(r *reconcile.Result) {
