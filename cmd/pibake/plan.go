@@ -62,7 +62,7 @@ operation, printing what it changed. On a target that cannot run commands
 			rep = reconcile.NewJSONReporter(io.stdout)
 		} else {
 			rep = reconcile.NewTextReporter(io.stdout, reconcile.TextOptions{
-				Color: isTerminal(io.stdout),
+				Color:  isTerminal(io.stdout),
 				HideOK: !showOK,
 			})
 		}
