@@ -443,7 +443,12 @@ func planEnable(env *Env, u *unitFile, cl *changeList) error {
 // the unit or one of its aliases, and, for a unit that is not an instance,
 // every link pointing to a file of the unit's name. Masks (links to
 // /dev/null) stay. A directory emptied this way is removed, as systemctl
-// removes it. name is used when the unit file itself does not exist.
+// removes it. For a unit whose file does not exist, u has no Content and
+// only links of its name go.
+//
+// One deliberate difference: disabling an instance also removes the
+// instance's aliases (wk@two.service for Alias=wk@.service), which
+// systemctl 252 leaves behind.
 func planDisable(env *Env, u *unitFile, cl *changeList) error {
 	type target struct {
 		names map[string]bool
