@@ -20,8 +20,8 @@ import (
 func fakeVenv(t *testing.T, root string) {
 	t.Helper()
 	writeFile(t, root, "/opt/venv/pyvenv.cfg", "home = /usr/bin\nversion = 3.11.2\n")
-	symlink(t, root, "/opt/venv/bin/python", "python3")
-	symlink(t, root, "/opt/venv/bin/python3", "/usr/bin/python3")
+	writeSymlink(t, root, "/opt/venv/bin/python", "python3")
+	writeSymlink(t, root, "/opt/venv/bin/python3", "/usr/bin/python3")
 	site := "/opt/venv/lib/python3.11/site-packages/"
 	writeFile(t, root, site+"Foo_Bar-1.2.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.2.0\n\nName: not-this\n")
 	writeFile(t, root, site+"numpy-1.26.4.dist-info/METADATA", "Metadata-Version: 2.1\r\nName: numpy\r\nVersion: 1.26.4\r\n")

@@ -331,7 +331,6 @@ func TestLocale(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
 
 // TestLocaleArchive reads a real locale-archive, made by glibc's localedef
 // from the host's locale sources.

@@ -41,7 +41,7 @@ func writeFile(t *testing.T, root, p, content string) {
 	}
 }
 
-func symlink(t *testing.T, root, p, target string) {
+func writeSymlink(t *testing.T, root, p, target string) {
 	t.Helper()
 	hp := filepath.Join(root, filepath.FromSlash(p))
 	if err := os.MkdirAll(filepath.Dir(hp), 0o755); err != nil {
@@ -54,8 +54,8 @@ func symlink(t *testing.T, root, p, target string) {
 
 // enableSSH makes the links "systemctl enable ssh" makes.
 func enableSSH(t *testing.T, root string) {
-	symlink(t, root, "/etc/systemd/system/multi-user.target.wants/ssh.service", "/lib/systemd/system/ssh.service")
-	symlink(t, root, "/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service")
+	writeSymlink(t, root, "/etc/systemd/system/multi-user.target.wants/ssh.service", "/lib/systemd/system/ssh.service")
+	writeSymlink(t, root, "/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service")
 }
 
 const robotUnit = `[Unit]
@@ -105,14 +105,14 @@ func TestSystemdServicePlan(t *testing.T) {
 	}, {
 		name: "an equivalent link is kept",
 		setup: func(t *testing.T, root string) {
-			symlink(t, root, "/etc/systemd/system/multi-user.target.wants/ssh.service", "/usr/lib/systemd/system/ssh.service")
-			symlink(t, root, "/etc/systemd/system/sshd.service", "../../../lib/systemd/system/ssh.service")
+			writeSymlink(t, root, "/etc/systemd/system/multi-user.target.wants/ssh.service", "/usr/lib/systemd/system/ssh.service")
+			writeSymlink(t, root, "/etc/systemd/system/sshd.service", "../../../lib/systemd/system/ssh.service")
 		},
 		op: &ops.SystemdService{Name: "ssh", Enabled: ptr(true)},
 	}, {
 		name: "a link elsewhere is replaced",
 		setup: func(t *testing.T, root string) {
-			symlink(t, root, "/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.socket")
+			writeSymlink(t, root, "/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.socket")
 		},
 		op: &ops.SystemdService{Name: "ssh", Enabled: ptr(true)},
 		files: []string{
@@ -128,10 +128,10 @@ func TestSystemdServicePlan(t *testing.T) {
 	}, {
 		name: "disabled: links by name and by target, a mask stays",
 		setup: func(t *testing.T, root string) {
-			symlink(t, root, "/etc/systemd/system/multi-user.target.wants/ssh.service", "/lib/systemd/system/ssh.service")
-			symlink(t, root, "/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service")
-			symlink(t, root, "/etc/systemd/system/odd.target.wants/other.service", "/usr/lib/systemd/system/ssh.service")
-			symlink(t, root, "/etc/systemd/system/odd.target.wants/masked.service", "/dev/null")
+			writeSymlink(t, root, "/etc/systemd/system/multi-user.target.wants/ssh.service", "/lib/systemd/system/ssh.service")
+			writeSymlink(t, root, "/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service")
+			writeSymlink(t, root, "/etc/systemd/system/odd.target.wants/other.service", "/usr/lib/systemd/system/ssh.service")
+			writeSymlink(t, root, "/etc/systemd/system/odd.target.wants/masked.service", "/dev/null")
 		},
 		op: &ops.SystemdService{Name: "ssh", Enabled: ptr(false)},
 		files: []string{
@@ -185,7 +185,7 @@ func TestSystemdServicePlan(t *testing.T) {
 	}, {
 		name: "unit content replaces a mask",
 		setup: func(t *testing.T, root string) {
-			symlink(t, root, "/etc/systemd/system/robot.service", "/dev/null")
+			writeSymlink(t, root, "/etc/systemd/system/robot.service", "/dev/null")
 		},
 		op:    &ops.SystemdService{Name: "robot", Unit: ptr(robotUnit)},
 		files: []string{"write /etc/systemd/system/robot.service (0644 0:0, 123 bytes)"},
@@ -246,13 +246,13 @@ func TestSystemdServiceErrors(t *testing.T) {
 		{"bad name", nil, &ops.SystemdService{Name: "rob ot"}, `invalid unit name "rob ot"`},
 		{"empty name", nil, &ops.SystemdService{Name: ""}, "unit name is empty"},
 		{"masked", func(t *testing.T, root string) {
-			symlink(t, root, "/etc/systemd/system/ssh.service", "/dev/null")
+			writeSymlink(t, root, "/etc/systemd/system/ssh.service", "/dev/null")
 		}, &ops.SystemdService{Name: "ssh", Enabled: ptr(true)}, "ssh.service is masked (/etc/systemd/system/ssh.service)"},
 		{"masked by an empty file", func(t *testing.T, root string) {
 			writeFile(t, root, "/etc/systemd/system/ssh.service", "")
 		}, &ops.SystemdService{Name: "ssh", Running: ptr(true)}, "ssh.service is masked"},
 		{"alias name", func(t *testing.T, root string) {
-			symlink(t, root, "/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service")
+			writeSymlink(t, root, "/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service")
 		}, &ops.SystemdService{Name: "sshd", Enabled: ptr(true)}, "sshd.service is an alias of ssh.service"},
 		{"recipe unit without [Install]", nil, &ops.SystemdService{Name: "robot", Enabled: ptr(true), Unit: ptr("[Service]\nExecStart=/bin/true\n")}, "robot.service cannot be enabled: its [Install] section has no WantedBy="},
 		{"template without DefaultInstance", nil, &ops.SystemdService{Name: "w@", Enabled: ptr(true), Unit: ptr("[Install]\nWantedBy=multi-user.target\n")}, "template unit w@.service has no DefaultInstance="},
