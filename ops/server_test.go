@@ -331,7 +331,6 @@ func TestLocale(t *testing.T) {
 	}
 }
 
-
 // TestLocaleArchive reads a real locale-archive, made by glibc's localedef
 // from the host's locale sources.
 func TestLocaleArchive(t *testing.T) {

@@ -121,9 +121,14 @@ func TestSystemdServicePlan(t *testing.T) {
 		},
 		execs: []string{"reload systemd's units: systemctl daemon-reload [live]"},
 	}, {
-		name:  "disabled",
-		op:    &ops.SystemdService{Name: "NetworkManager.service", Enabled: ptr(false)},
-		files: []string{"remove /etc/systemd/system/multi-user.target.wants"},
+		name: "disabled",
+		op:   &ops.SystemdService{Name: "NetworkManager.service", Enabled: ptr(false)},
+		files: []string{
+			// Alias= links go, and so do those of the Also= unit, as systemctl disable does.
+			"remove /etc/systemd/system/dbus-org.freedesktop.NetworkManager.service",
+			"remove /etc/systemd/system/dbus-org.freedesktop.nm-dispatcher.service",
+			"remove /etc/systemd/system/multi-user.target.wants",
+		},
 		execs: []string{"reload systemd's units: systemctl daemon-reload [live]"},
 	}, {
 		name: "disabled: links by name and by target, a mask stays",
