@@ -284,19 +284,33 @@ func (c *Config) remove(del map[int]bool) {
 	}
 }
 
-// setText replaces the text of line i, keeping its indentation.
-func (c *Config) setText(i int, text string) {
+// indented is text with the indentation of line i.
+func (c *Config) indented(i int, text string) (string, error) {
 	old := c.lines[i].text
-	indent := old[:len(old)-len(strings.TrimLeft(old, " \t"))]
-	c.lines[i].text = indent + text
+	text = old[:len(old)-len(strings.TrimLeft(old, " \t"))] + text
+	return text, checkLength(text)
+}
+
+// setText replaces the text of line i, keeping its indentation.
+func (c *Config) setText(i int, text string) error {
+	text, err := c.indented(i, text)
+	if err != nil {
+		return err
+	}
+	c.lines[i].text = text
+	return nil
 }
 
 // uncomment removes the "#"s (and the spaces after them) from line i.
-func (c *Config) uncomment(i int) {
+func (c *Config) uncomment(i int) error {
 	old := c.lines[i].text
 	indent := old[:len(old)-len(strings.TrimLeft(old, " \t"))]
-	rest := strings.TrimLeft(strings.TrimLeft(old[len(indent):], "#"), " \t")
-	c.lines[i].text = indent + rest
+	text := indent + strings.TrimLeft(strings.TrimLeft(old[len(indent):], "#"), " \t")
+	if err := checkLength(text); err != nil {
+		return err
+	}
+	c.lines[i].text = text
+	return nil
 }
 
 // regions returns the [start, end) line ranges of section, in file order.
@@ -413,7 +427,9 @@ func (c *Config) Set(section, name, value string) error {
 	if n := len(active); n > 0 {
 		last := active[n-1]
 		if infos[last].value != value {
-			c.setText(last, text)
+			if err := c.setText(last, text); err != nil {
+				return err
+			}
 		}
 		del := map[int]bool{}
 		for _, i := range active[:n-1] {
@@ -438,11 +454,9 @@ func (c *Config) Set(section, name, value string) error {
 	}
 	switch {
 	case same >= 0:
-		c.uncomment(same)
-		return checkLength(c.lines[same].text)
+		return c.uncomment(same)
 	case other >= 0:
-		c.setText(other, text)
-		return nil
+		return c.setText(other, text)
 	}
 	return c.addLines(section, nil, text)
 }

@@ -192,7 +192,9 @@ func (c *Config) EnsureOverlay(section string, o Overlay, key []string) error {
 	if n := len(same); n > 0 {
 		last := same[n-1]
 		if have, _ := overlayAt(infos[last]); !sameParams(have.Params, o.Params) {
-			c.setText(last, text)
+			if err := c.setText(last, text); err != nil {
+				return err
+			}
 		}
 		c.removeOverlayLines(infos, section, same[:n-1])
 		return nil
@@ -208,8 +210,7 @@ func (c *Config) EnsureOverlay(section string, o Overlay, key []string) error {
 		}
 		have, _ := overlayAt(lineInfo{kind: assignLine, key: k, value: v})
 		if have.Name == o.Name && sameParams(have.Params, o.Params) && captured(infos, i+1) < 0 {
-			c.uncomment(i)
-			return checkLength(c.lines[i].text)
+			return c.uncomment(i)
 		}
 	}
 	return c.addLines(section, overlayScope, text)

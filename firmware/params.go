@@ -73,6 +73,7 @@ func (c *Config) baseParamLines(infos []lineInfo, section string) []*paramLine {
 // are removed.
 func (c *Config) writeParamLines(pls []*paramLine) error {
 	del := map[int]bool{}
+	texts := map[int]string{}
 	for _, pl := range pls {
 		if !pl.edited {
 			continue
@@ -87,11 +88,14 @@ func (c *Config) writeParamLines(pls []*paramLine) error {
 			del[pl.index] = true
 			continue
 		}
-		text := pl.key + "=" + strings.Join(toks, ",")
-		if err := checkLength(text); err != nil {
+		text, err := c.indented(pl.index, pl.key+"="+strings.Join(toks, ","))
+		if err != nil {
 			return err
 		}
-		c.setText(pl.index, text)
+		texts[pl.index] = text
+	}
+	for i, text := range texts {
+		c.lines[i].text = text
 	}
 	c.remove(del)
 	return nil
@@ -205,11 +209,9 @@ func (c *Config) SetParam(section, name, value string, aliases ...string) error 
 	}
 	switch {
 	case same >= 0:
-		c.uncomment(same)
-		return checkLength(c.lines[same].text)
+		return c.uncomment(same)
 	case other >= 0:
-		c.setText(other, text)
-		return nil
+		return c.setText(other, text)
 	case len(pls) > 0:
 		// After a base parameter no overlay is in scope.
 		c.insert(pls[len(pls)-1].index+1, text)
