@@ -26,7 +26,8 @@ func init() {
 }
 
 // FirmwareI2C is the ARM I2C bus: dtparam=i2c_arm (and its baud rate) in
-// config.txt and i2c-dev loaded at boot.
+// config.txt and i2c-dev loaded at boot. Turning the bus off leaves i2c-dev
+// in /etc/modules, as raspi-config does: it is harmless without a bus.
 type FirmwareI2C struct {
 	Enabled  bool `json:"enabled"`
 	Baudrate int  `json:"baudrate,omitempty"`
