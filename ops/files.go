@@ -82,7 +82,6 @@ type SyncEntry struct {
 	Content Data   `json:"content,omitempty"`
 }
 
-var errNotImplemented = errors.New("not implemented yet")
 
 func (o *FilePut) Kind() string          { return "files.put" }
 func (o *FilePut) Summary() string       { return o.Path }

@@ -134,7 +134,6 @@ func TestFirmwareOps(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
 
 func TestFirmwareI2CModules(t *testing.T) {
 	sys, dir := opstest.Root(t)
