@@ -19,7 +19,10 @@ const (
 	maxDiffInput = 1 << 20
 	// maxDiffLines bounds a diff as shown.
 	maxDiffLines = 300
-	diffContext  = 3
+	// maxNewFileLines bounds the diff of a file made from nothing (its
+	// header and first lines).
+	maxNewFileLines = 15
+	diffContext     = 3
 )
 
 // describe says in words what the file change c does to sys as it is now,
@@ -146,9 +149,14 @@ func contentDiff(p string, old, new []byte, sensitive bool) string {
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
-	if len(lines) > maxDiffLines {
-		more := len(lines) - maxDiffLines
-		d = strings.Join(lines[:maxDiffLines], "") + fmt.Sprintf("... (%d more diff lines not shown)\n", more)
+	limit := maxDiffLines
+	if len(old) == 0 {
+		// A new file's diff is its whole content: show its head only.
+		limit = maxNewFileLines
+	}
+	if len(lines) > limit {
+		more := len(lines) - limit
+		d = strings.Join(lines[:limit], "") + fmt.Sprintf("... (%d more diff lines not shown)\n", more)
 	}
 	return d
 }

@@ -28,7 +28,8 @@ func TestContentDiff(t *testing.T) {
 		{name: "sensitive", old: "psk=a\n", new: "psk=b\n", sensitive: true, want: "(sensitive content not shown)"},
 		{name: "NUL is binary", old: "a\n", new: "a\x00", want: "binary content changed (2 → 2 bytes)"},
 		{name: "invalid UTF-8 is binary", old: "\xff\xfe", new: "a\n", want: "binary content changed (2 → 2 bytes)"},
-		{name: "large diffs are cut", new: long.String(), wantLines: maxDiffLines + 1, want: "... (703 more diff lines not shown)"},
+		{name: "large diffs are cut", old: "first\n", new: long.String(), wantLines: maxDiffLines + 1, want: "... (704 more diff lines not shown)"},
+		{name: "a new file shows its head", new: long.String(), wantLines: maxNewFileLines + 1, want: "... (988 more diff lines not shown)"},
 		{name: "huge content is not diffed", new: strings.Repeat("x\n", maxDiffInput), want: fmt.Sprintf("content changed (0 → %d bytes; too large to show)", 2*maxDiffInput)},
 	}
 	for _, tt := range tests {

@@ -37,6 +37,9 @@ func Testdata() string {
 // does not keep.
 func CopyRoot(dst string) error {
 	src := filepath.Join(Testdata(), "rootfs")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return err
 	}
