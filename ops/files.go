@@ -82,7 +82,6 @@ type SyncEntry struct {
 	Content Data   `json:"content,omitempty"`
 }
 
-
 func (o *FilePut) Kind() string          { return "files.put" }
 func (o *FilePut) Summary() string       { return o.Path }
 func (o *FileDirectory) Kind() string    { return "files.directory" }

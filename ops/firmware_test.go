@@ -134,7 +134,6 @@ func TestFirmwareOps(t *testing.T) {
 	}
 }
 
-
 func TestFirmwareI2CModules(t *testing.T) {
 	sys, dir := opstest.Root(t)
 	env := opstest.Env(sys)
