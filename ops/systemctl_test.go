@@ -13,48 +13,8 @@ import (
 	"github.com/pibake/pibake/ops"
 	"github.com/pibake/pibake/ops/opstest"
 	"github.com/pibake/pibake/reconcile/local"
+	"github.com/pibake/pibake/reconcile/testhost"
 )
-
-// debianRoot is a Debian bookworm root made by debootstrap (TESTING.md),
-// used read-only.
-const debianRoot = "/tmp/deb-template"
-
-// bookwormCopy returns a writable view of debianRoot: an overlay mount, or
-// a copy where overlays cannot be mounted.
-func bookwormCopy(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(debianRoot, "usr/bin/systemctl")); err != nil {
-		t.Skipf("no Debian bookworm root with systemd at %s (make one with debootstrap, see /work/shared/TESTING.md): %v", debianRoot, err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("running systemctl in a chroot needs root")
-	}
-	dir := t.TempDir()
-	merged := filepath.Join(dir, "root")
-	for _, d := range []string{"upper", "work", "root"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	opts := "lowerdir=" + debianRoot + ",upperdir=" + filepath.Join(dir, "upper") + ",workdir=" + filepath.Join(dir, "work")
-	if out, err := exec.Command("mount", "-t", "overlay", "overlay", "-o", opts, merged).CombinedOutput(); err == nil {
-		t.Cleanup(func() {
-			if out, err := exec.Command("umount", merged).CombinedOutput(); err != nil {
-				t.Errorf("umount %s: %v: %s", merged, err, out)
-			}
-		})
-		return merged
-	} else {
-		t.Logf("no overlay mount (%v: %s); copying %s", err, out, debianRoot)
-	}
-	if err := os.Remove(merged); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("cp", "-a", debianRoot, merged).CombinedOutput(); err != nil {
-		t.Fatalf("copying %s: %v: %s", debianRoot, err, out)
-	}
-	return merged
-}
 
 // unitLinks lists /etc/systemd/system under root: links with their
 // targets, directories with a trailing slash, files by name.
@@ -93,7 +53,7 @@ func unitLinks(t *testing.T, root string) []string {
 // systemctl in a chroot, then does the same with systemd.service from the
 // same state, and compares what /etc/systemd/system holds.
 func TestEnableMatchesSystemctl(t *testing.T) {
-	root := bookwormCopy(t)
+	root := testhost.New(t).Root
 	units := map[string]string{
 		"etc/systemd/system/robot.service": "[Service]\nExecStart=/bin/true\n[Install]\n" +
 			"WantedBy=multi-user.target graphical.target\nRequiredBy=network-online.target\nAlias=robo.service\nAlso=helper.timer missing.service\n",
