@@ -9,7 +9,7 @@ DEMO    := demo
 # What the tests use: real e2fsprogs/dosfstools to judge images, debootstrap
 # for a throw-away Debian host, OpenSSH's sshd, git and python3 for ops.
 APT_PACKAGES := e2fsprogs dosfstools mtools fdisk xz-utils openssh-server \
-	debootstrap systemd-container zstd git python3 python3-venv locales passwd iproute2
+	debootstrap systemd-container git python3 python3-venv locales passwd iproute2
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

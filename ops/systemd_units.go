@@ -548,36 +548,11 @@ func readDirIfExists(env *Env, dir string) ([]*FileInfo, error) {
 // canonicalPath resolves the symbolic links in p within the target, as far
 // as they exist; it is used to tell whether two links reach the same file.
 func canonicalPath(env *Env, p string) string {
-	rest := strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
-	cur := "/"
-	for hops := 0; len(rest) > 0; {
-		elem := rest[0]
-		rest = rest[1:]
-		switch elem {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, elem)
-		fi, err := env.Sys.Lstat(next)
-		if err != nil {
-			return path.Join(append([]string{next}, rest...)...)
-		}
-		if !fi.IsSymlink() {
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return p
-		}
-		if path.IsAbs(fi.Target) {
-			cur = "/"
-		}
-		rest = append(strings.Split(fi.Target, "/"), rest...)
+	r, err := ResolvePath(path.Clean(p), true, env.Sys.Lstat)
+	if err != nil {
+		return p
 	}
-	return cur
+	return r
 }
 
 // changeList collects an op's changes, dropping a second Mkdir or Remove

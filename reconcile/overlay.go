@@ -279,52 +279,12 @@ func (o *overlay) lookup(r string) (*ops.FileInfo, *entry, error) {
 	return ans.info, nil, ans.err
 }
 
-// resolve walks p's elements from the root as a chroot would, following
-// links (a final one only when follow). A missing element ends the walk:
-// the rest is joined on, for the caller to find missing (or create).
+// resolve resolves p's links through the overlay, as a chroot would.
 func (o *overlay) resolve(p string, follow bool) (string, error) {
-	if err := ops.CheckPath(p); err != nil {
-		return "", err
-	}
-	rest := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	cur := "/"
-	for hops := 0; len(rest) > 0; {
-		elem := rest[0]
-		rest = rest[1:]
-		switch elem {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, elem)
-		if len(rest) == 0 && !follow {
-			return next, nil
-		}
-		fi, _, err := o.lookup(next)
-		if errors.Is(err, fs.ErrNotExist) {
-			return path.Join(append([]string{next}, rest...)...), nil
-		}
-		if err != nil {
-			return "", &fs.PathError{Op: "resolve", Path: p, Err: err}
-		}
-		if !fi.IsSymlink() {
-			if len(rest) > 0 && !fi.IsDir() {
-				return "", &fs.PathError{Op: "resolve", Path: p, Err: syscall.ENOTDIR}
-			}
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", &fs.PathError{Op: "resolve", Path: p, Err: syscall.ELOOP}
-		}
-		if path.IsAbs(fi.Target) {
-			cur = "/"
-		}
-		rest = append(strings.Split(fi.Target, "/"), rest...)
-	}
-	return cur, nil
+	return ops.ResolvePath(p, follow, func(q string) (*ops.FileInfo, error) {
+		fi, _, err := o.lookup(q)
+		return fi, err
+	})
 }
 
 // named is a copy of fi named for the path p it was asked about.

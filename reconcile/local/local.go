@@ -26,9 +26,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/pibake/pibake/ops"
 )
@@ -97,58 +95,30 @@ func (s *System) hostPath(p string, follow bool) (string, error) {
 		}
 		return filepath.FromSlash(p), nil
 	}
-	resolved, err := s.resolve(p, follow)
+	resolved, err := ops.ResolvePath(p, follow, s.lstatTarget)
 	if err != nil {
 		return "", err
 	}
 	return filepath.Join(s.root, filepath.FromSlash(resolved)), nil
 }
 
-// resolve walks p's elements from the root as a chroot would.
-func (s *System) resolve(p string, follow bool) (string, error) {
-	rest := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	cur := "/"
-	for hops := 0; len(rest) > 0; {
-		elem := rest[0]
-		rest = rest[1:]
-		switch elem {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, elem)
-		if len(rest) == 0 && !follow {
-			return next, nil
-		}
-		fi, err := os.Lstat(filepath.Join(s.root, filepath.FromSlash(next)))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				// The rest does not exist either; callers see ENOENT
-				// (or create it).
-				return path.Join(append([]string{next}, rest...)...), nil
-			}
-			return "", &fs.PathError{Op: "lstat", Path: p, Err: unwrapPathError(err)}
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", &fs.PathError{Op: "resolve", Path: p, Err: syscall.ELOOP}
-		}
-		target, err := os.Readlink(filepath.Join(s.root, filepath.FromSlash(next)))
-		if err != nil {
-			return "", &fs.PathError{Op: "readlink", Path: p, Err: unwrapPathError(err)}
-		}
-		target = filepath.ToSlash(target)
-		if path.IsAbs(target) {
-			cur = "/"
-		}
-		rest = append(strings.Split(target, "/"), rest...)
+// lstatTarget describes the target path p for ops.ResolvePath: its type
+// and, for a link, its target.
+func (s *System) lstatTarget(p string) (*ops.FileInfo, error) {
+	hp := filepath.Join(s.root, filepath.FromSlash(p))
+	fi, err := os.Lstat(hp)
+	if err != nil {
+		return nil, err
 	}
-	return cur, nil
+	out := &ops.FileInfo{Name: path.Base(p), Mode: fi.Mode()}
+	if out.IsSymlink() {
+		target, err := os.Readlink(hp)
+		if err != nil {
+			return nil, err
+		}
+		out.Target = filepath.ToSlash(target)
+	}
+	return out, nil
 }
 
 func (s *System) info(p, hp string, fi fs.FileInfo) (*ops.FileInfo, error) {
