@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testhost gives tests a throw-away Debian bookworm host: a root
 // tree made once by debootstrap and cached, and per test a copy-on-write
 // overlay of it that commands can run in (chroot). Tests apply recipes
