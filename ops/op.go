@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // An Op is a piece of desired state: a struct of arguments from a recipe.
@@ -53,8 +54,9 @@ const placeholderStandIn = "xxxxxxxx"
 // is unknown, so an op that fails only because of one (a passphrase's
 // length, a ':' in a password hash) is accepted: it is checked again with
 // each placeholder replaced by a stand-in, and its real values are checked
-// when the run that resolves them plans it. The error is always that of
-// op itself, so it shows the placeholder, not the stand-in.
+// when the run that resolves them plans it. When that check fails too, its
+// error is returned unless it shows the stand-in; then op's own is, which
+// shows the placeholder.
 func Validate(op Op) error {
 	v, ok := op.(Validator)
 	if !ok {
@@ -72,10 +74,18 @@ func Validate(op Op) error {
 	if !ok || json.Unmarshal(placeholderPattern.ReplaceAll(b, []byte(placeholderStandIn)), standIn) != nil {
 		return err
 	}
-	if v, ok := standIn.(Validator); ok && v.Validate() == nil {
-		return nil
+	v, ok = standIn.(Validator)
+	if !ok {
+		return err
 	}
-	return err
+	standInErr := v.Validate()
+	switch {
+	case standInErr == nil:
+		return nil
+	case strings.Contains(standInErr.Error(), placeholderStandIn):
+		return err
+	}
+	return standInErr
 }
 
 // Plan validates op, then plans it: what the engine does for every step.
