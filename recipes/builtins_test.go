@@ -140,6 +140,13 @@ func TestBuiltins(t *testing.T) {
 			},
 		},
 		{
+			// A secret's value is unknown: a hash holds no ':', a
+			// token does.
+			name: "server.user secret hash",
+			src:  `server.user("robot", password_hash=secret("HASH"))`,
+			want: &ops.User{Name: "robot", Groups: []string{}, Shell: "/bin/bash", PasswordHash: ptr(token("HASH")), SSHKeys: []string{}},
+		},
+		{
 			name: "server.timezone",
 			src:  `server.timezone("Europe/London")`,
 			want: &ops.Timezone{Name: "Europe/London"},
@@ -201,6 +208,11 @@ systemd.service("robot", unit=file("robot.service"), enabled=False, running=True
 			name: "network.wifi",
 			src:  `network.wifi("robots", "correct horse", "gb")`,
 			want: &ops.Wifi{SSID: "robots", PSK: "correct horse", Country: "GB"},
+		},
+		{
+			name: "network.wifi secret psk",
+			src:  `network.wifi("robots", secret("PSK"), "GB")`,
+			want: &ops.Wifi{SSID: "robots", PSK: token("PSK"), Country: "GB"},
 		},
 		{
 			name: "network.wifi hidden",

@@ -43,7 +43,9 @@
 // running leaves that state alone. firmware.overlay's params is a dict
 // (values str, int or bool; True or None give a bare "name", False gives
 // "name=off") or a list of "name=value" and "name" strings, in order.
-// firmware.config turns True and False into "1" and "0".
+// firmware.config turns True and False into "1" and "0". network.wifi
+// upper-cases the country. For server.user's uid, firmware.i2c's baudrate
+// and firmware.onewire's gpio, None is the default and 0 is an error.
 //
 // Besides the modules:
 //
@@ -88,8 +90,10 @@
 // Secret tokens are marked with the private-use characters U+E000 and
 // U+E001, so a string argument holding those characters other than in a
 // whole token (say, file() of a text using them) is rejected; content read
-// by files.put's src= and files.sync is not checked. Which op arguments
-// are valid is checked here only as far as a compiler can (absolute
-// paths, names, modes, regular expressions, overlay parameters); the rest
-// is for each op's Plan.
+// by files.put's src= and files.sync is not checked. Whether an op's
+// arguments are valid is for the op's Validate (package ops), called on
+// each op as its builtin makes it, and reported at the call like the
+// builtins' own errors; this package checks only what Starlark brings
+// (types, local files, secrets). A check that a secret's value could pass
+// or fail is left for the run that resolves it.
 package recipes
