@@ -233,8 +233,8 @@ var catalogue = []*builtinSpec{
 	{
 		kind:     "firmware.overlay",
 		required: []string{"name"},
-		optional: []string{"params", "section"},
-		aliases:  map[string]string{"parameters": "params", "args": "params", "filter": "section", "overlay": "name"},
+		optional: []string{"params", "section", "key"},
+		aliases:  map[string]string{"parameters": "params", "args": "params", "filter": "section", "overlay": "name", "keys": "key", "instance": "key"},
 		build:    firmwareOverlay,
 	},
 	{
@@ -477,6 +477,10 @@ func networkWifi(c *call) (ops.Op, error) {
 // of "name=value"/"name" strings, kept in order.
 func firmwareOverlay(c *call) (ops.Op, error) {
 	op := &ops.FirmwareOverlay{Name: c.str("name", ""), Section: c.str("section", "all")}
+	// An empty key is the overlay's usual one (nil in the op).
+	if key := c.strings("key"); len(key) > 0 {
+		op.Key = key
+	}
 	v, ok := c.get("params", "a dict or a list")
 	if !ok {
 		return op, nil

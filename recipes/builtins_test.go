@@ -270,6 +270,17 @@ systemd.service("robot", unit=file("robot.service"), enabled=False, running=True
 			want: &ops.FirmwareOverlay{Name: "i2c-rtc", Params: []string{"ds3231", "wakeup-source"}, Section: "all"},
 		},
 		{
+			name: "firmware.overlay key",
+			src:  `firmware.overlay("i2c-gpio", {"bus": 3, "i2c_gpio_sda": 4}, key=["bus"])`,
+			want: &ops.FirmwareOverlay{Name: "i2c-gpio", Params: []string{"bus=3", "i2c_gpio_sda=4"}, Section: "all", Key: []string{"bus"}},
+		},
+		{
+			// An empty key is the overlay's usual one, as in JSON.
+			name: "firmware.overlay empty key",
+			src:  `firmware.overlay("i2c-gpio", key=[])`,
+			want: &ops.FirmwareOverlay{Name: "i2c-gpio", Section: "all"},
+		},
+		{
 			name: "firmware.config string",
 			src:  `firmware.config("gpu_mem", "128", section="pi3")`,
 			want: &ops.FirmwareConfig{Name: "gpu_mem", Value: "128", Section: "pi3"},

@@ -31,7 +31,7 @@
 //	firmware.serial(enabled=True, console=None)
 //	firmware.onewire(enabled=True, gpio=None)
 //	firmware.camera(enabled=True, sensor=None)
-//	firmware.overlay(name, params={}, section="all")
+//	firmware.overlay(name, params={}, section="all", key=[])
 //	firmware.config(name, value, section="all")
 //	firmware.cmdline(add=[], remove=[])
 //	ssh.server(enabled=True, password_auth=None)
@@ -42,10 +42,14 @@
 // restart_on takes the handles of earlier steps; None for enabled or
 // running leaves that state alone. firmware.overlay's params is a dict
 // (values str, int or bool; True or None give a bare "name", False gives
-// "name=off") or a list of "name=value" and "name" strings, in order.
-// firmware.config turns True and False into "1" and "0". network.wifi
-// upper-cases the country. For server.user's uid, firmware.i2c's baudrate
-// and firmware.onewire's gpio, None is the default and 0 is an error.
+// "name=off") or a list of "name=value" and "name" strings, in order; its
+// key names the params that tell several copies of one overlay apart (a
+// line with the same name and the same values of those params is the one
+// edited), [] meaning the overlay's usual key (bus for i2c-gpio, gpiopin
+// for w1-gpio, none for others). firmware.config turns True and False into
+// "1" and "0". network.wifi upper-cases the country. For server.user's uid,
+// firmware.i2c's baudrate and firmware.onewire's gpio, None is the default
+// and 0 is an error.
 //
 // Besides the modules:
 //

@@ -316,6 +316,11 @@ func TestErrors(t *testing.T) {
 			want: `recipe.star:1:1: files.absent: path: want an absolute path, got "<secret:WHERE>"`,
 		},
 		{
+			name: "overlay key",
+			src:  `firmware.overlay("i2c-gpio", {"bus": 3}, key=["bus=3"])`,
+			want: `recipe.star:1:1: firmware.overlay: key: "bus=3" is not a parameter name`,
+		},
+		{
 			name: "cmdline token with a space",
 			src:  `firmware.cmdline(add=["quiet splash"])`,
 			want: `recipe.star:1:1: firmware.cmdline: add: kernel parameter "quiet splash": no spaces or control characters allowed`,
