@@ -414,9 +414,6 @@ func (c *Config) Set(section, name, value string) error {
 		return err
 	}
 	text := name + "=" + value
-	if err := checkLength(text); err != nil {
-		return err
-	}
 	infos := c.scan()
 	var active []int
 	for i, info := range infos {
@@ -480,6 +477,12 @@ func (c *Config) checkSetting(section, name, value string) error {
 	if err := CheckSection(section); err != nil {
 		return err
 	}
+	return CheckSetting(name, value)
+}
+
+// CheckSettingName returns an error unless Set can set name: dtparam and
+// dtoverlay have editors of their own (SetParam, EnsureOverlay).
+func CheckSettingName(name string) error {
 	if err := checkName("config.txt setting", name); err != nil {
 		return err
 	}
@@ -489,5 +492,16 @@ func (c *Config) checkSetting(section, name, value string) error {
 	if isOverlayKey(name) {
 		return fmt.Errorf("config.txt setting %q: use firmware.overlay for overlays", name)
 	}
-	return checkValue("config.txt setting "+name, value)
+	return nil
+}
+
+// CheckSetting returns an error unless Set can write name=value.
+func CheckSetting(name, value string) error {
+	if err := CheckSettingName(name); err != nil {
+		return err
+	}
+	if err := checkValue("config.txt setting "+name, value); err != nil {
+		return err
+	}
+	return checkLength(name + "=" + value)
 }

@@ -54,7 +54,7 @@ func onOff(on bool) string {
 // sets its clock (Hz), zero leaves it as it is.
 func SetI2C(c *Config, on bool, baudrate int) error {
 	if err := CheckBaudrate(baudrate); err != nil {
-		return err
+		return fmt.Errorf("i2c baud rate: %w", err)
 	}
 	if err := c.SetParam("all", I2CParam, onOff(on), I2CAliases...); err != nil {
 		return err
@@ -69,7 +69,7 @@ func SetI2C(c *Config, on bool, baudrate int) error {
 // Pi's controller can make.
 func CheckBaudrate(b int) error {
 	if b != 0 && (b < 1000 || b > 3_400_000) {
-		return fmt.Errorf("i2c baud rate %d: want 1000 to 3400000 Hz (100000 is standard, 400000 fast mode)", b)
+		return fmt.Errorf("%d Hz is not an I2C clock the Pi makes: want 1000 to 3400000 (100000 is standard, 400000 fast mode)", b)
 	}
 	return nil
 }
@@ -129,10 +129,11 @@ func SetSerialConsole(c *Cmdline, on bool) error {
 }
 
 // CheckGPIO returns an error unless pin is a GPIO number of the 40-pin
-// header (BCM numbering, 2 to 27).
+// header (BCM numbering, 2 to 27): 0 and 1 are on it too but belong to
+// the HAT ID EEPROM, and higher numbers are not on the header.
 func CheckGPIO(pin int) error {
 	if pin < 2 || pin > 27 {
-		return fmt.Errorf("gpio %d: want a BCM GPIO number of the 40-pin header, 2 to 27", pin)
+		return fmt.Errorf("%d is not a GPIO pin on the 40-pin header (2–27)", pin)
 	}
 	return nil
 }
@@ -144,7 +145,7 @@ func OneWire(pin int) (Overlay, error) {
 		return o, nil
 	}
 	if err := CheckGPIO(pin); err != nil {
-		return o, err
+		return o, fmt.Errorf("1-wire gpio: %w", err)
 	}
 	o.Params = []string{OneWireGPIOParam + "=" + strconv.Itoa(pin)}
 	return o, nil

@@ -24,7 +24,7 @@ func TestInterfaces(t *testing.T) {
 		{"1-wire pin 17", pi + "dtoverlay=w1-gpio\n", func(c *Config) error { return SetOneWire(c, true, 17) },
 			pi + "dtoverlay=w1-gpio,gpiopin=17\n", ""},
 		{"1-wire off", pi + "dtoverlay=w1-gpio,gpiopin=17\n", func(c *Config) error { return SetOneWire(c, false, 17) }, pi, ""},
-		{"1-wire bad pin", pi, func(c *Config) error { return SetOneWire(c, true, 40) }, "", "gpio 40"},
+		{"1-wire bad pin", pi, func(c *Config) error { return SetOneWire(c, true, 40) }, "", "1-wire gpio: 40 is not a GPIO pin"},
 		{"camera auto", pi, func(c *Config) error { return SetCamera(c, true, "") }, pi, ""},
 		{"camera sensor", pi, func(c *Config) error { return SetCamera(c, true, "imx219") },
 			strings.Replace(pi, "camera_auto_detect=1", "camera_auto_detect=0", 1) + "dtoverlay=imx219\n", ""},

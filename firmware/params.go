@@ -123,20 +123,31 @@ func (c *Config) checkParam(section, name, value string, aliases []string) (map[
 	if err := CheckSection(section); err != nil {
 		return nil, err
 	}
-	names := map[string]bool{}
-	for _, n := range append([]string{name}, aliases...) {
+	if err := CheckParam(name, value); err != nil {
+		return nil, err
+	}
+	names := map[string]bool{name: true}
+	for _, n := range aliases {
 		if err := checkName("dtparam", n); err != nil {
 			return nil, err
 		}
 		names[n] = true
 	}
+	return names, nil
+}
+
+// CheckParam returns an error unless SetParam can write dtparam=name=value.
+func CheckParam(name, value string) error {
+	if err := checkName("dtparam", name); err != nil {
+		return err
+	}
 	if err := checkValue("dtparam "+name, value); err != nil {
-		return nil, err
+		return err
 	}
 	if strings.ContainsAny(value, ", \t=") {
-		return nil, fmt.Errorf("dtparam %s value %q: a value cannot hold commas, spaces or \"=\"", name, value)
+		return fmt.Errorf("dtparam %s value %q: a value cannot hold commas, spaces or \"=\"", name, value)
 	}
-	return names, nil
+	return nil
 }
 
 // Param returns the value of the base device tree parameter name (or one

@@ -5,6 +5,14 @@
 // bring it into state; none means in state. Plan never writes: the engine
 // (package reconcile) applies the changes, so a dry run is free and honest.
 //
+// An op's arguments are checked in one place, its Validate method (see
+// Validator): pure checks, run when a recipe compiles, when a Step is
+// decoded from JSON, and by the engine before each Plan, through the
+// function Plan. Plan methods do not check their arguments again; they may
+// assume Validate passed, and only report what they find on the target.
+// Tests that call an op's Plan method directly skip Validate; call the
+// function Plan to see argument errors too.
+//
 // One implementation serves every target. Facts are read from files where
 // possible (/var/lib/dpkg/status, /etc/passwd, the [Install] symlinks of
 // systemd, config.txt), so the same code answers for an unbooted image and a

@@ -113,14 +113,19 @@ func (e *Env) lookupID(db, what, name string) (int, error) {
 
 // CheckPath returns an error unless p is an absolute, clean target path.
 func CheckPath(p string) error {
-	if p == "" {
-		return errors.New("path is empty")
-	}
 	if !path.IsAbs(p) {
-		return fmt.Errorf("path %q is not absolute", p)
+		return fmt.Errorf("want an absolute path, got %q", p)
 	}
 	if path.Clean(p) != p {
-		return fmt.Errorf("path %q is not clean (want %q)", p, path.Clean(p))
+		return fmt.Errorf("want a clean path such as %q, got %q", path.Clean(p), p)
+	}
+	return nil
+}
+
+// checkPathArg checks the op argument arg, a path on the target.
+func checkPathArg(arg, p string) error {
+	if err := CheckPath(p); err != nil {
+		return fmt.Errorf("%s: %w", arg, err)
 	}
 	return nil
 }

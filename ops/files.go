@@ -95,6 +95,68 @@ func (o *FileLine) Summary() string      { return o.Path }
 func (o *FileSync) Kind() string         { return "files.sync" }
 func (o *FileSync) Summary() string      { return o.Src + " -> " + o.Dest }
 
+func (o *FilePut) Validate() error       { return checkPathArg("path", o.Path) }
+func (o *FileDirectory) Validate() error { return checkPathArg("path", o.Path) }
+
+func (o *FileLink) Validate() error {
+	if o.Target == "" {
+		return errors.New("target: must not be empty")
+	}
+	return checkPathArg("path", o.Path)
+}
+
+func (o *FileAbsent) Validate() error {
+	if o.Path == "/" {
+		return errors.New("path: refusing to remove /")
+	}
+	return checkPathArg("path", o.Path)
+}
+
+func (o *FileLine) Validate() error {
+	if err := checkPathArg("path", o.Path); err != nil {
+		return err
+	}
+	if strings.Contains(o.Line, "\n") {
+		return fmt.Errorf("line: must be one line, got %q", o.Line)
+	}
+	if _, err := regexp.Compile(o.Match); err != nil {
+		return fmt.Errorf("match: %w", err)
+	}
+	return nil
+}
+
+// Validate checks Dest and Files: compiling a recipe makes them sound, but
+// a hand-edited JSON recipe could sync outside Dest.
+func (o *FileSync) Validate() error {
+	if err := checkPathArg("dest", o.Dest); err != nil {
+		return err
+	}
+	entries := o.sortedEntries()
+	dirs := map[string]bool{".": true}
+	for i, e := range entries {
+		bad := func(why string) error {
+			return fmt.Errorf("files: entry %q: %s", e.Path, why)
+		}
+		switch {
+		case e.Path == "" || e.Path == "." || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path ||
+			e.Path == ".." || strings.HasPrefix(e.Path, "../"):
+			return bad("want a clean relative path inside the tree")
+		case i > 0 && entries[i-1].Path == e.Path:
+			return bad("listed twice")
+		case e.Dir && (e.Link != "" || len(e.Content) > 0):
+			return bad("a directory cannot have a link target or content")
+		case e.Link != "" && len(e.Content) > 0:
+			return bad("a symbolic link cannot have content")
+		case !dirs[path.Dir(e.Path)]:
+			return bad("its parent is not a directory of the tree")
+		}
+		if e.Dir {
+			dirs[e.Path] = true
+		}
+	}
+	return nil
+}
+
 // Plan implements Op: the file as given, through EnsureFile.
 func (o *FilePut) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	return env.EnsureFile(FileSpec{Path: o.Path, Content: o.Content, Mode: o.Mode, Owner: o.Owner, Group: o.Group})
@@ -118,18 +180,9 @@ func (o *FileAbsent) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 // Plan implements Op. A symbolic link at Path is followed: the file it
 // points to is edited, and the link stays.
 func (o *FileLine) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if err := CheckPath(o.Path); err != nil {
-		return nil, err
-	}
-	if strings.ContainsAny(o.Line, "\n") {
-		return nil, fmt.Errorf("%s: line %q holds a newline; give one line", o.Path, o.Line)
-	}
 	var match *regexp.Regexp
 	if o.Match != "" {
-		var err error
-		if match, err = regexp.Compile(o.Match); err != nil {
-			return nil, fmt.Errorf("%s: match %q is not a valid regular expression: %w", o.Path, o.Match, err)
-		}
+		match = regexp.MustCompile(o.Match) // Validate compiled it
 	}
 	old, exists, err := readTextFile(env, o.Path)
 	if err != nil {
@@ -267,13 +320,7 @@ func editFile(env *Env, f FileSpec) ([]*Change, error) {
 // Plan implements Op. Entries are made in Files order after sorting by
 // path, so a directory always comes before what it holds.
 func (o *FileSync) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if err := CheckPath(o.Dest); err != nil {
-		return nil, err
-	}
-	entries, err := o.sortedEntries()
-	if err != nil {
-		return nil, err
-	}
+	entries := o.sortedEntries()
 	inSource := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		inSource[e.Path] = true
@@ -328,33 +375,10 @@ func (o *FileSync) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	return t.changes, nil
 }
 
-// sortedEntries checks Files and returns them sorted by path: parents
-// first, since "a" < "a/b" and a separator sorts before letters and
-// digits.
-func (o *FileSync) sortedEntries() ([]SyncEntry, error) {
+// sortedEntries returns Files sorted by path: parents first, since "a" <
+// "a/b" and a separator sorts before letters and digits.
+func (o *FileSync) sortedEntries() []SyncEntry {
 	entries := append([]SyncEntry(nil), o.Files...)
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
-	dirs := map[string]bool{".": true}
-	for i, e := range entries {
-		bad := func(why string) error {
-			return fmt.Errorf("%s: sync entry %q from %s: %s", o.Dest, e.Path, o.Src, why)
-		}
-		switch {
-		case e.Path == "" || e.Path == "." || path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path ||
-			e.Path == ".." || strings.HasPrefix(e.Path, "../"):
-			return nil, bad("want a clean relative path inside the tree")
-		case i > 0 && entries[i-1].Path == e.Path:
-			return nil, bad("listed twice")
-		case e.Dir && (e.Link != "" || len(e.Content) > 0):
-			return nil, bad("a directory cannot have a link target or content")
-		case e.Link != "" && len(e.Content) > 0:
-			return nil, bad("a symbolic link cannot have content")
-		case !dirs[path.Dir(e.Path)]:
-			return nil, bad("its parent is not a directory of the tree")
-		}
-		if e.Dir {
-			dirs[e.Path] = true
-		}
-	}
-	return entries, nil
+	return entries
 }

@@ -151,20 +151,20 @@ func TestFileOpErrors(t *testing.T) {
 		op    ops.Op
 		want  string // in the error
 	}{
-		{"relative path", nil, &ops.FilePut{Path: "etc/x", Mode: 0o644}, `path "etc/x" is not absolute`},
-		{"unclean path", nil, &ops.FileDirectory{Path: "/etc/../x", Mode: 0o755}, "not clean"},
+		{"relative path", nil, &ops.FilePut{Path: "etc/x", Mode: 0o644}, `path: want an absolute path, got "etc/x"`},
+		{"unclean path", nil, &ops.FileDirectory{Path: "/etc/../x", Mode: 0o755}, `path: want a clean path such as "/x", got "/etc/../x"`},
 		{"unknown owner", nil, &ops.FilePut{Path: "/etc/x", Mode: 0o644, Owner: "robot"}, `/etc/x: user "robot" does not exist`},
 		{"unknown group", nil, &ops.FileDirectory{Path: "/srv", Mode: 0o755, Group: "robots"}, `group "robots" does not exist`},
 		{"file over a directory", nil, &ops.FilePut{Path: "/etc/skel", Mode: 0o644}, "/etc/skel is a directory"},
 		{"link over a file", nil, &ops.FileLink{Path: "/etc/hostname", Target: "/x"}, "/etc/hostname exists and is not a symbolic link"},
-		{"empty link target", nil, &ops.FileLink{Path: "/etc/x"}, "link target is empty"},
-		{"remove root", nil, &ops.FileAbsent{Path: "/"}, "refusing to remove /"},
-		{"line: bad regexp", nil, &ops.FileLine{Path: "/etc/hosts", Line: "x", Match: "([a-z]", Present: true}, `/etc/hosts: match "([a-z]" is not a valid regular expression`},
-		{"line: newline", nil, &ops.FileLine{Path: "/etc/hosts", Line: "a\nb", Present: true}, "holds a newline"},
+		{"empty link target", nil, &ops.FileLink{Path: "/etc/x"}, "target: must not be empty"},
+		{"remove root", nil, &ops.FileAbsent{Path: "/"}, "path: refusing to remove /"},
+		{"line: bad regexp", nil, &ops.FileLine{Path: "/etc/hosts", Line: "x", Match: "([a-z]", Present: true}, "match: error parsing regexp: missing closing )"},
+		{"line: newline", nil, &ops.FileLine{Path: "/etc/hosts", Line: "a\nb", Present: true}, `line: must be one line, got "a\nb"`},
 		{"line: a directory", nil, &ops.FileLine{Path: "/etc/skel", Line: "x", Present: true}, "/etc/skel is not a regular file"},
-		{"sync: entry escapes", nil, &ops.FileSync{Src: "site", Dest: "/srv/site", Files: []ops.SyncEntry{{Path: "../etc/passwd", Mode: 0o644}}}, `sync entry "../etc/passwd" from site: want a clean relative path`},
+		{"sync: entry escapes", nil, &ops.FileSync{Src: "site", Dest: "/srv/site", Files: []ops.SyncEntry{{Path: "../etc/passwd", Mode: 0o644}}}, `files: entry "../etc/passwd": want a clean relative path`},
 		{"sync: absolute entry", nil, &ops.FileSync{Src: "site", Dest: "/srv/site", Files: []ops.SyncEntry{{Path: "/x", Mode: 0o644}}}, "want a clean relative path"},
-		{"sync: orphan entry", nil, &ops.FileSync{Src: "site", Dest: "/srv/site", Files: []ops.SyncEntry{{Path: "a/b", Mode: 0o644}}}, `"a/b" from site: its parent is not a directory`},
+		{"sync: orphan entry", nil, &ops.FileSync{Src: "site", Dest: "/srv/site", Files: []ops.SyncEntry{{Path: "a/b", Mode: 0o644}}}, `files: entry "a/b": its parent is not a directory`},
 		{"sync: twice", nil, &ops.FileSync{Src: "site", Dest: "/srv/site", Files: []ops.SyncEntry{{Path: "a", Mode: 0o644}, {Path: "a", Mode: 0o644}}}, "listed twice"},
 		{"sync: dest is a file", nil, &ops.FileSync{Src: "site", Dest: "/etc/hostname"}, "/etc/hostname exists and is not a directory"},
 		{"sync: unknown owner", nil, &ops.FileSync{Src: "site", Dest: "/srv/site", Owner: "robot"}, `/srv/site: user "robot" does not exist`},
@@ -173,7 +173,7 @@ func TestFileOpErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sys, _ := opstest.Root(t)
 			tt.setup.apply(t, sys)
-			changes, err := tt.op.Plan(context.Background(), opstest.Env(sys))
+			changes, err := ops.Plan(context.Background(), opstest.Env(sys), tt.op)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Plan() = %v, %v; want error containing %q", opstest.Files(changes), err, tt.want)
 			}

@@ -219,17 +219,119 @@ func live(description string, cmds [][]string) []*Change {
 	return out
 }
 
-func section(s string) (string, error) {
+// section is a config.txt section argument: "" is "all".
+func section(s string) string {
 	if s == "" {
-		return "all", nil
+		return "all"
 	}
-	return s, firmware.CheckSection(s)
+	return s
+}
+
+func checkSection(s string) error {
+	if err := firmware.CheckSection(section(s)); err != nil {
+		return fmt.Errorf("section: %w", err)
+	}
+	return nil
+}
+
+// Validate: Baudrate 0 leaves the rate alone.
+func (o *FirmwareI2C) Validate() error {
+	if err := firmware.CheckBaudrate(o.Baudrate); err != nil {
+		return fmt.Errorf("baudrate: %w", err)
+	}
+	return nil
+}
+
+func (o *FirmwareSerial) Validate() error {
+	if o.Console != nil && *o.Console && !o.Enabled {
+		return errors.New("console: a serial console needs the UART: set enabled too, or console=False")
+	}
+	return nil
+}
+
+// Validate: GPIO 0 is the default pin.
+func (o *FirmwareOneWire) Validate() error {
+	if o.GPIO == 0 {
+		return nil
+	}
+	if err := firmware.CheckGPIO(o.GPIO); err != nil {
+		return fmt.Errorf("gpio: %w", err)
+	}
+	return nil
+}
+
+func (o *FirmwareCamera) Validate() error {
+	if o.Sensor == "" {
+		return nil
+	}
+	if _, err := firmware.ParseOverlay(o.Sensor); err != nil {
+		return fmt.Errorf("sensor: %w", err)
+	}
+	return nil
+}
+
+func (o *FirmwareOverlay) Validate() error {
+	if err := firmware.CheckOverlayName(o.Name); err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	if err := (firmware.Overlay{Name: o.Name, Params: o.Params}).Check(); err != nil {
+		return fmt.Errorf("params: %w", err)
+	}
+	for _, k := range o.Key {
+		if k == "" || strings.ContainsAny(k, "=, \t") {
+			return fmt.Errorf("key: %q is not a parameter name", k)
+		}
+	}
+	return checkSection(o.Section)
+}
+
+func (o *FirmwareConfig) Validate() error {
+	if err := checkSection(o.Section); err != nil {
+		return err
+	}
+	if o.Name == "dtparam" || o.Name == "device_tree_param" {
+		if err := firmware.CheckParam(o.param()); err != nil {
+			return fmt.Errorf("value: %w", err)
+		}
+		return nil
+	}
+	if err := firmware.CheckSettingName(o.Name); err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	if err := firmware.CheckSetting(o.Name, o.Value); err != nil {
+		return fmt.Errorf("value: %w", err)
+	}
+	return nil
+}
+
+// param is the base device tree parameter a dtparam setting's Value sets:
+// "name=value", or a bare "name", which is on.
+func (o *FirmwareConfig) param() (name, value string) {
+	name, value, ok := strings.Cut(o.Value, "=")
+	if !ok {
+		return o.Value, "on"
+	}
+	return name, value
+}
+
+func (o *FirmwareCmdline) Validate() error {
+	for i, t := range slices.Concat(o.Add, o.Remove) {
+		if err := firmware.CheckToken(strings.TrimSuffix(t, "=")); err != nil {
+			if i < len(o.Add) {
+				return fmt.Errorf("add: %w", err)
+			}
+			return fmt.Errorf("remove: %w", err)
+		}
+	}
+	for _, t := range o.Add {
+		if slices.Contains(o.Remove, t) {
+			return fmt.Errorf("remove: %q is also added", t)
+		}
+	}
+	return nil
 }
 
 func (o *FirmwareI2C) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if err := firmware.CheckBaudrate(o.Baudrate); err != nil {
-		return nil, err
-	}
 	config, err := editConfig(env, func(c *firmware.Config) error { return firmware.SetI2C(c, o.Enabled, o.Baudrate) })
 	if err != nil {
 		return nil, err
@@ -262,9 +364,6 @@ func (o *FirmwareSPI) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 }
 
 func (o *FirmwareSerial) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if o.Console != nil && *o.Console && !o.Enabled {
-		return nil, errors.New("a serial console needs the UART: set enabled too, or console=False")
-	}
 	changes, err := editConfig(env, func(c *firmware.Config) error { return firmware.SetUART(c, o.Enabled) })
 	if err != nil || o.Console == nil {
 		return changes, err
@@ -277,9 +376,6 @@ func (o *FirmwareSerial) Plan(ctx context.Context, env *Env) ([]*Change, error) 
 }
 
 func (o *FirmwareOneWire) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if _, err := firmware.OneWire(o.GPIO); err != nil {
-		return nil, err
-	}
 	changes, err := editConfig(env, func(c *firmware.Config) error { return firmware.SetOneWire(c, o.Enabled, o.GPIO) })
 	if err != nil || len(changes) == 0 {
 		return changes, err
@@ -288,62 +384,29 @@ func (o *FirmwareOneWire) Plan(ctx context.Context, env *Env) ([]*Change, error)
 }
 
 func (o *FirmwareCamera) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if o.Sensor != "" {
-		if _, err := firmware.ParseOverlay(o.Sensor); err != nil {
-			return nil, fmt.Errorf("camera sensor: %w", err)
-		}
-	}
 	// Cameras are probed at boot: there is nothing to apply live.
 	return editConfig(env, func(c *firmware.Config) error { return firmware.SetCamera(c, o.Enabled, o.Sensor) })
 }
 
 func (o *FirmwareOverlay) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	s, err := section(o.Section)
-	if err != nil {
-		return nil, err
-	}
 	overlay := firmware.Overlay{Name: o.Name, Params: o.Params}
-	if err := overlay.Check(); err != nil {
-		return nil, err
-	}
 	key := o.Key
 	if key == nil {
 		key = firmware.OverlayKey(o.Name)
 	}
-	for _, k := range key {
-		if k == "" || strings.ContainsAny(k, "=, \t") {
-			return nil, fmt.Errorf("overlay %s: key %q is not a parameter name", o.Name, k)
-		}
-	}
-	return editConfig(env, func(c *firmware.Config) error { return c.EnsureOverlay(s, overlay, key) })
+	return editConfig(env, func(c *firmware.Config) error { return c.EnsureOverlay(section(o.Section), overlay, key) })
 }
 
 func (o *FirmwareConfig) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	s, err := section(o.Section)
-	if err != nil {
-		return nil, err
-	}
+	s := section(o.Section)
 	if o.Name == "dtparam" || o.Name == "device_tree_param" {
-		name, value, ok := strings.Cut(o.Value, "=")
-		if !ok {
-			name, value = o.Value, "on"
-		}
+		name, value := o.param()
 		return editConfig(env, func(c *firmware.Config) error { return c.SetParam(s, name, value) })
 	}
 	return editConfig(env, func(c *firmware.Config) error { return c.Set(s, o.Name, o.Value) })
 }
 
 func (o *FirmwareCmdline) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	for _, t := range slices.Concat(o.Add, o.Remove) {
-		if err := firmware.CheckToken(strings.TrimSuffix(t, "=")); err != nil {
-			return nil, err
-		}
-	}
-	for _, t := range o.Add {
-		if slices.Contains(o.Remove, t) {
-			return nil, fmt.Errorf("kernel parameter %q is both added and removed", t)
-		}
-	}
 	return editCmdline(env, func(c *firmware.Cmdline) error {
 		for _, t := range o.Remove {
 			switch key, _, hasValue := strings.Cut(t, "="); {

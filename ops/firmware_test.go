@@ -266,19 +266,19 @@ func TestFirmwareErrors(t *testing.T) {
 		op   ops.Op
 		want string
 	}{
-		{&ops.FirmwareI2C{Enabled: true, Baudrate: 5}, "baud rate"},
-		{&ops.FirmwareOneWire{Enabled: true, GPIO: 40}, "gpio 40"},
-		{&ops.FirmwareSerial{Enabled: false, Console: ptr(true)}, "needs the UART"},
-		{&ops.FirmwareOverlay{Name: "bad name", Section: "all"}, "overlay name"},
-		{&ops.FirmwareOverlay{Name: "foo", Section: "[pi4]"}, "without brackets"},
-		{&ops.FirmwareOverlay{Name: "foo", Key: []string{"a=b"}}, "not a parameter name"},
-		{&ops.FirmwareConfig{Name: "dtoverlay", Value: "foo"}, "firmware.overlay"},
-		{&ops.FirmwareConfig{Name: "gpu mem", Value: "1"}, "only letters"},
-		{&ops.FirmwareCamera{Enabled: true, Sensor: "imx 219"}, "camera sensor"},
-		{&ops.FirmwareCmdline{Add: []string{"a b"}}, "no spaces"},
-		{&ops.FirmwareCmdline{Add: []string{"quiet"}, Remove: []string{"quiet"}}, "both added and removed"},
+		{&ops.FirmwareI2C{Enabled: true, Baudrate: 5}, "baudrate: 5 Hz is not an I2C clock"},
+		{&ops.FirmwareOneWire{Enabled: true, GPIO: 40}, "gpio: 40 is not a GPIO pin"},
+		{&ops.FirmwareSerial{Enabled: false, Console: ptr(true)}, "console: a serial console needs the UART"},
+		{&ops.FirmwareOverlay{Name: "bad name", Section: "all"}, "name: overlay name"},
+		{&ops.FirmwareOverlay{Name: "foo", Section: "[pi4]"}, "section: config.txt section \"[pi4]\": want a filter without brackets"},
+		{&ops.FirmwareOverlay{Name: "foo", Key: []string{"a=b"}}, `key: "a=b" is not a parameter name`},
+		{&ops.FirmwareConfig{Name: "dtoverlay", Value: "foo"}, "name: config.txt setting \"dtoverlay\": use firmware.overlay"},
+		{&ops.FirmwareConfig{Name: "gpu mem", Value: "1"}, "name: config.txt setting name \"gpu mem\": only letters"},
+		{&ops.FirmwareCamera{Enabled: true, Sensor: "imx 219"}, "sensor: overlay name"},
+		{&ops.FirmwareCmdline{Add: []string{"a b"}}, "add: kernel parameter \"a b\": no spaces"},
+		{&ops.FirmwareCmdline{Add: []string{"quiet"}, Remove: []string{"quiet"}}, `remove: "quiet" is also added`},
 	} {
-		_, err := tt.op.Plan(t.Context(), env)
+		_, err := ops.Plan(t.Context(), env, tt.op)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s(%s).Plan: error = %v, want one containing %q", tt.op.Kind(), tt.op.Summary(), err, tt.want)
 		}

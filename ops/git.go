@@ -13,37 +13,44 @@ func checkGitRev(rev string) error {
 	switch {
 	case rev == "":
 		return nil
-	case gitHexID(rev):
+	case gitHexID(strings.ToLower(rev)):
 		return nil
 	case len(rev) >= 7 && len(rev) < 40 && strings.Trim(strings.ToLower(rev), "0123456789abcdef") == "":
-		return fmt.Errorf("rev %q looks like an abbreviated commit id: give all 40 hex digits", rev)
+		return fmt.Errorf("%q looks like an abbreviated commit id: give all 40 hex digits", rev)
 	case strings.HasPrefix(rev, "refs/"):
-		return fmt.Errorf("rev %q: name the branch or tag without refs/heads/ or refs/tags/", rev)
+		return fmt.Errorf("%q: name the branch or tag without refs/heads/ or refs/tags/", rev)
 	case strings.HasPrefix(rev, "-") || strings.HasPrefix(rev, "/") || strings.HasSuffix(rev, "/") ||
 		strings.HasSuffix(rev, ".") || strings.HasSuffix(rev, ".lock") || strings.Contains(rev, "..") ||
 		strings.Contains(rev, "//") || strings.Contains(rev, "@{") || rev == "@" ||
 		strings.ContainsFunc(rev, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("~^:?*[\\", r) }):
-		return fmt.Errorf("rev %q is not a valid branch or tag name", rev)
+		return fmt.Errorf("%q is not a valid branch or tag name", rev)
+	}
+	return nil
+}
+
+func (o *GitRepo) Validate() error {
+	if o.URL == "" {
+		return fmt.Errorf("url: must not be empty")
+	}
+	if strings.HasPrefix(o.URL, "-") || strings.ContainsFunc(o.URL, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("url: %q is not a URL (it starts with '-' or holds spaces or control characters)", o.URL)
+	}
+	if err := checkPathArg("dest", o.Dest); err != nil {
+		return err
+	}
+	if o.Dest == "/" {
+		return fmt.Errorf("dest: a checkout cannot be /")
+	}
+	if err := checkGitRev(o.Rev); err != nil {
+		return fmt.Errorf("rev: %w", err)
 	}
 	return nil
 }
 
 func (o *GitRepo) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if o.URL == "" || strings.HasPrefix(o.URL, "-") || strings.ContainsFunc(o.URL, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, fmt.Errorf("git.repo: invalid url %q", o.URL)
-	}
-	if err := CheckPath(o.Dest); err != nil {
-		return nil, fmt.Errorf("git.repo: dest: %w", err)
-	}
-	if o.Dest == "/" {
-		return nil, fmt.Errorf("git.repo: dest cannot be /")
-	}
 	rev := o.Rev
-	if len(rev) == 40 && strings.Trim(strings.ToLower(rev), "0123456789abcdef") == "" {
+	if gitHexID(strings.ToLower(rev)) {
 		rev = strings.ToLower(rev)
-	}
-	if err := checkGitRev(rev); err != nil {
-		return nil, fmt.Errorf("git.repo %s: %w", o.Dest, err)
 	}
 	acct, err := lookupAccount(env, o.Owner)
 	if err != nil {

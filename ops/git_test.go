@@ -233,10 +233,10 @@ func TestGitRepoImage(t *testing.T) {
 		op   *ops.GitRepo
 		want string
 	}{
-		{&ops.GitRepo{URL: "", Dest: "/opt/r"}, "invalid url"},
-		{&ops.GitRepo{URL: "--upload-pack=x", Dest: "/opt/r"}, "invalid url"},
-		{&ops.GitRepo{URL: "x", Dest: "opt/r"}, "not absolute"},
-		{&ops.GitRepo{URL: "x", Dest: "/opt/r", Rev: "abc1234"}, "abbreviated commit id"},
+		{&ops.GitRepo{URL: "", Dest: "/opt/r"}, "url: must not be empty"},
+		{&ops.GitRepo{URL: "--upload-pack=x", Dest: "/opt/r"}, `url: "--upload-pack=x" is not a URL`},
+		{&ops.GitRepo{URL: "x", Dest: "opt/r"}, `dest: want an absolute path, got "opt/r"`},
+		{&ops.GitRepo{URL: "x", Dest: "/opt/r", Rev: "abc1234"}, `rev: "abc1234" looks like an abbreviated commit id`},
 		{&ops.GitRepo{URL: "x", Dest: "/opt/r", Rev: "refs/tags/v1"}, "without refs/heads/"},
 		{&ops.GitRepo{URL: "x", Dest: "/opt/r", Rev: "v1..v2"}, "not a valid branch or tag name"},
 		{&ops.GitRepo{URL: "x", Dest: "/opt/r", Rev: "-f"}, "not a valid branch or tag name"},
@@ -245,7 +245,7 @@ func TestGitRepoImage(t *testing.T) {
 		{&ops.GitRepo{URL: "x", Dest: "/etc/hostname"}, "exists and is not a directory"},
 	}
 	for _, tt := range tests {
-		_, err := tt.op.Plan(context.Background(), env)
+		_, err := ops.Plan(context.Background(), env, tt.op)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Plan(%+v) error = %v, want one containing %q", tt.op, err, tt.want)
 		}

@@ -51,14 +51,17 @@ const (
 	regdomKey     = "cfg80211.ieee80211_regdom"
 )
 
-func (o *Wifi) check() error {
+func (o *Wifi) Validate() error {
 	if n := len(o.SSID); n < 1 || n > 32 {
-		return fmt.Errorf("wifi ssid %q: want 1 to 32 bytes, got %d", o.SSID, n)
+		return fmt.Errorf("ssid: want 1 to 32 bytes, got %d", n)
 	}
 	if err := checkPSK(o.PSK); err != nil {
-		return err
+		return fmt.Errorf("psk: %w", err)
 	}
-	return checkCountry(o.Country)
+	if err := checkCountry(o.Country); err != nil {
+		return fmt.Errorf("country: %w", err)
+	}
+	return nil
 }
 
 // checkPSK never shows the key: errors end up in logs.
@@ -72,11 +75,11 @@ func checkPSK(psk string) error {
 		}
 	}
 	if len(psk) < 8 || len(psk) > 63 {
-		return fmt.Errorf("wifi psk: want a passphrase of 8 to 63 characters or 64 hex digits, got %d characters", len(psk))
+		return fmt.Errorf("want a passphrase of 8 to 63 characters or 64 hex digits, got %d characters", len(psk))
 	}
 	for _, b := range []byte(psk) {
 		if b < 0x20 || b > 0x7e {
-			return errors.New("wifi psk: a passphrase holds printable ASCII characters only")
+			return errors.New("a passphrase holds printable ASCII characters only")
 		}
 	}
 	return nil
@@ -106,7 +109,7 @@ func checkCountry(c string) error {
 	case len(c) == 2 && strings.Contains(" "+isoCountries, " "+upper+" "):
 		hint = fmt.Sprintf(" (write %q)", upper)
 	}
-	return fmt.Errorf("wifi country %q: want an ISO 3166 two-letter code in capitals, such as \"GB\" or \"US\"%s", c, hint)
+	return fmt.Errorf("want an ISO 3166 two-letter code in capitals, such as \"GB\" or \"US\", got %q%s", c, hint)
 }
 
 // wifiFileName makes an SSID safe as a file name. An SSID that had to be
@@ -205,9 +208,6 @@ func (o *Wifi) keyfile() []byte {
 }
 
 func (o *Wifi) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if err := o.check(); err != nil {
-		return nil, err
-	}
 	var changes, conn []*Change
 	keyfile := FileSpec{
 		Path:      path.Join(nmConnections, wifiFileName(o.SSID)+".nmconnection"),

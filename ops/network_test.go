@@ -135,17 +135,17 @@ func TestWifiErrors(t *testing.T) {
 		op   *ops.Wifi
 		want string
 	}{
-		{&ops.Wifi{SSID: "", PSK: "12345678", Country: "GB"}, "1 to 32 bytes"},
+		{&ops.Wifi{SSID: "", PSK: "12345678", Country: "GB"}, "ssid: want 1 to 32 bytes, got 0"},
 		{&ops.Wifi{SSID: strings.Repeat("x", 33), PSK: "12345678", Country: "GB"}, "1 to 32 bytes"},
-		{&ops.Wifi{SSID: "lab", PSK: "short", Country: "GB"}, "8 to 63"},
+		{&ops.Wifi{SSID: "lab", PSK: "short", Country: "GB"}, "psk: want a passphrase of 8 to 63 characters or 64 hex digits, got 5 characters"},
 		{&ops.Wifi{SSID: "lab", PSK: strings.Repeat("x", 64), Country: "GB"}, "8 to 63"},
 		{&ops.Wifi{SSID: "lab", PSK: "pässwörd", Country: "GB"}, "printable ASCII"},
 		{&ops.Wifi{SSID: "lab", PSK: "12345678", Country: "UK"}, `"GB"`},
 		{&ops.Wifi{SSID: "lab", PSK: "12345678", Country: "gb"}, `write "GB"`},
-		{&ops.Wifi{SSID: "lab", PSK: "12345678", Country: "XX"}, "ISO 3166"},
+		{&ops.Wifi{SSID: "lab", PSK: "12345678", Country: "XX"}, `country: want an ISO 3166 two-letter code in capitals, such as "GB" or "US", got "XX"`},
 		{&ops.Wifi{SSID: "lab", PSK: "12345678", Country: ""}, "ISO 3166"},
 	} {
-		_, err := tt.op.Plan(t.Context(), env)
+		_, err := ops.Plan(t.Context(), env, tt.op)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Wifi%+v.Plan: error = %v, want one containing %q", *tt.op, err, tt.want)
 		}

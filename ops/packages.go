@@ -86,19 +86,29 @@ func (o *PipVenv) Summary() string     { return o.Path }
 func (o *GitRepo) Kind() string        { return "git.repo" }
 func (o *GitRepo) Summary() string     { return o.Dest }
 
-func (o *AptPackages) Plan(ctx context.Context, env *Env) ([]*Change, error) {
+func (o *AptPackages) Validate() error {
 	if len(o.Names) == 0 {
-		return nil, fmt.Errorf("apt.packages: no package names")
+		return fmt.Errorf("names: want at least one package")
 	}
-	specs := make([]aptSpec, 0, len(o.Names))
 	for _, n := range o.Names {
+		if strings.ContainsAny(n, " \t\n") {
+			return fmt.Errorf("names: %q is not a package name (give several names as a list)", n)
+		}
 		spec, err := parseAptSpec(n)
 		if err != nil {
-			return nil, fmt.Errorf("apt.packages: %w", err)
+			return fmt.Errorf("names: %w", err)
 		}
 		if !o.Present && spec.Version != "" {
-			return nil, fmt.Errorf("apt.packages: %q: a version cannot be given with present=False", n)
+			return fmt.Errorf("names: %q: a version cannot be given with present=False", n)
 		}
+	}
+	return nil
+}
+
+func (o *AptPackages) Plan(ctx context.Context, env *Env) ([]*Change, error) {
+	specs := make([]aptSpec, 0, len(o.Names))
+	for _, n := range o.Names {
+		spec, _ := parseAptSpec(n) // Validate checked it
 		specs = append(specs, spec)
 	}
 	status, ok, err := env.ReadFileIfExists(dpkgStatusFile)

@@ -101,17 +101,17 @@ func TestAptPackagesErrors(t *testing.T) {
 		op   *ops.AptPackages
 		want string
 	}{
-		{&ops.AptPackages{Present: true}, "no package names"},
-		{&ops.AptPackages{Names: []string{"Git"}, Present: true}, `invalid package name "Git"`},
+		{&ops.AptPackages{Present: true}, "names: want at least one package"},
+		{&ops.AptPackages{Names: []string{"Git"}, Present: true}, `names: invalid package name "Git"`},
 		{&ops.AptPackages{Names: []string{"g"}, Present: true}, `invalid package name "g"`},
-		{&ops.AptPackages{Names: []string{"git; rm -rf /"}, Present: true}, "invalid package name"},
+		{&ops.AptPackages{Names: []string{"git; rm -rf /"}, Present: true}, `names: "git; rm -rf /" is not a package name (give several names as a list)`},
 		{&ops.AptPackages{Names: []string{"-y"}, Present: true}, "invalid package name"},
 		{&ops.AptPackages{Names: []string{"git:"}, Present: true}, "invalid architecture"},
 		{&ops.AptPackages{Names: []string{"git=v1"}, Present: true}, "must start with a digit"},
 		{&ops.AptPackages{Names: []string{"git=1.0"}}, "a version cannot be given with present=False"},
 	}
 	for _, tt := range tests {
-		_, err := tt.op.Plan(context.Background(), opstest.Env(sys))
+		_, err := ops.Plan(context.Background(), opstest.Env(sys), tt.op)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Plan(%q) error = %v, want one containing %q", tt.op.Names, err, tt.want)
 		}

@@ -12,25 +12,32 @@ import (
 
 const venvRequirementsHash = ".pibake-requirements.sha256"
 
-func (o *PipVenv) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if err := CheckPath(o.Path); err != nil {
-		return nil, fmt.Errorf("pip.venv: %w", err)
+func (o *PipVenv) Validate() error {
+	if err := checkPathArg("path", o.Path); err != nil {
+		return err
 	}
 	if o.Path == "/" {
-		return nil, fmt.Errorf("pip.venv: a venv cannot be /")
+		return fmt.Errorf("path: a venv cannot be /")
 	}
+	for _, p := range o.Packages {
+		if _, err := parsePyRequirement(p); err != nil {
+			return fmt.Errorf("packages: %w", err)
+		}
+	}
+	if o.Requirements != "" {
+		return checkPathArg("requirements", o.Requirements)
+	}
+	return nil
+}
+
+func (o *PipVenv) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	var reqs []*pyRequirement
 	for _, p := range o.Packages {
 		req, err := parsePyRequirement(p)
 		if err != nil {
-			return nil, fmt.Errorf("pip.venv %s: %w", o.Path, err)
+			return nil, err // Validate has said so; parsed again for the values
 		}
 		reqs = append(reqs, req)
-	}
-	if o.Requirements != "" {
-		if err := CheckPath(o.Requirements); err != nil {
-			return nil, fmt.Errorf("pip.venv %s: requirements: %w", o.Path, err)
-		}
 	}
 	acct, err := lookupAccount(env, o.Owner)
 	if err != nil {

@@ -125,20 +125,20 @@ func TestPipVenvErrors(t *testing.T) {
 		op   *ops.PipVenv
 		want string
 	}{
-		{&ops.PipVenv{Path: "venv"}, `path "venv" is not absolute`},
-		{&ops.PipVenv{Path: "/"}, "a venv cannot be /"},
+		{&ops.PipVenv{Path: "venv"}, `path: want an absolute path, got "venv"`},
+		{&ops.PipVenv{Path: "/"}, "path: a venv cannot be /"},
 		{&ops.PipVenv{Path: "/opt/v", Packages: []string{"numpy; python_version < '3.9'"}}, "no markers, URLs or pip options"},
 		{&ops.PipVenv{Path: "/opt/v", Packages: []string{"robot @ https://example.org/robot.whl"}}, "no markers, URLs or pip options"},
 		{&ops.PipVenv{Path: "/opt/v", Packages: []string{"--index-url=x"}}, "no markers, URLs or pip options"},
-		{&ops.PipVenv{Path: "/opt/v", Packages: []string{"numpy=>1"}}, "bad version specifier"},
+		{&ops.PipVenv{Path: "/opt/v", Packages: []string{"numpy=>1"}}, `packages: package "numpy=>1": bad version specifier`},
 		{&ops.PipVenv{Path: "/opt/v", Packages: []string{"numpy>=1.*"}}, ">= does not take a wildcard"},
 		{&ops.PipVenv{Path: "/opt/v", Packages: []string{"numpy~=1"}}, "~= needs a version with at least two parts"},
 		{&ops.PipVenv{Path: "/opt/v", Packages: []string{"numpy==one"}}, "invalid version"},
-		{&ops.PipVenv{Path: "/opt/v", Requirements: "req.txt"}, "requirements"},
+		{&ops.PipVenv{Path: "/opt/v", Requirements: "req.txt"}, `requirements: want an absolute path, got "req.txt"`},
 		{&ops.PipVenv{Path: "/opt/v", Owner: "robot"}, `user "robot" does not exist`},
 	}
 	for _, tt := range tests {
-		_, err := tt.op.Plan(context.Background(), opstest.Env(sys))
+		_, err := ops.Plan(context.Background(), opstest.Env(sys), tt.op)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Plan(%+v) error = %v, want one containing %q", tt.op, err, tt.want)
 		}

@@ -66,9 +66,6 @@ var hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9]
 // as Debian's installer writes it. On a live system, the running host name
 // is set as well when it differs.
 func (o *Hostname) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if err := checkHostname(o.Name); err != nil {
-		return nil, err
-	}
 	names := o.Name
 	if short, _, fqdn := strings.Cut(o.Name, "."); fqdn {
 		names += " " + short
@@ -107,13 +104,13 @@ func (o *Hostname) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	return changes, nil
 }
 
-func checkHostname(name string) error {
-	if name == "" || len(name) > 253 {
-		return fmt.Errorf("host name %q: want 1 to 253 characters", name)
+func (o *Hostname) Validate() error {
+	if o.Name == "" || len(o.Name) > 253 {
+		return fmt.Errorf("name: want a host name of 1 to 253 characters, got %q", o.Name)
 	}
-	for _, label := range strings.Split(name, ".") {
+	for _, label := range strings.Split(o.Name, ".") {
 		if !hostLabelRE.MatchString(label) {
-			return fmt.Errorf("host name %q: label %q: want 1 to 63 letters, digits and '-', not starting or ending with '-' (RFC 1123)", name, label)
+			return fmt.Errorf("name: %q is not a host name: label %q: want 1 to 63 letters, digits and '-', not starting or ending with '-' (RFC 1123)", o.Name, label)
 		}
 	}
 	return nil
@@ -161,10 +158,6 @@ const zoneinfo = "/usr/share/zoneinfo"
 // at /etc/localtime (a copied zone) is replaced by the link.
 func (o *Timezone) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	name := o.Name
-	if name == "" || path.IsAbs(name) || path.Clean(name) != name || name == ".." || strings.HasPrefix(name, "../") ||
-		strings.ContainsAny(name, " \t\n") {
-		return nil, fmt.Errorf("timezone %q: want a zone name such as Europe/London", name)
-	}
 	zone := zoneinfo + "/" + name
 	fi, err := env.Sys.Stat(zone)
 	if err != nil {
@@ -189,7 +182,23 @@ func (o *Timezone) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	return append(changes, more...), err
 }
 
+func (o *Timezone) Validate() error {
+	name := o.Name
+	if name == "" || path.IsAbs(name) || path.Clean(name) != name || name == ".." || strings.HasPrefix(name, "../") ||
+		strings.ContainsAny(name, " \t\n") {
+		return fmt.Errorf("name: want a zone name such as Europe/London, got %q", name)
+	}
+	return nil
+}
+
 var localeNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)?(@[A-Za-z0-9_]+)?$`)
+
+func (o *Locale) Validate() error {
+	if !localeNameRE.MatchString(o.Name) {
+		return fmt.Errorf("name: want a locale name such as en_GB.UTF-8, got %q", o.Name)
+	}
+	return nil
+}
 
 // Plan implements Op: the locale's line in /etc/locale.gen (uncommented,
 // or added), LANG in /etc/default/locale, and locale-gen when the target
@@ -198,9 +207,6 @@ var localeNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)?(@[A-Za-
 // of the locale's own). C and POSIX are built in.
 func (o *Locale) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	name := o.Name
-	if !localeNameRE.MatchString(name) {
-		return nil, fmt.Errorf("locale %q: want a name such as en_GB.UTF-8", name)
-	}
 	var changes []*Change
 	if name != "C" && name != "POSIX" {
 		gen, _, err := readTextFile(env, "/etc/locale.gen")

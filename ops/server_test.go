@@ -149,22 +149,22 @@ func TestServerErrors(t *testing.T) {
 		op   ops.Op
 		want string
 	}{
-		{&ops.Hostname{Name: ""}, `host name "": want 1 to 253 characters`},
-		{&ops.Hostname{Name: "robot_1"}, `label "robot_1"`},
+		{&ops.Hostname{Name: ""}, `name: want a host name of 1 to 253 characters, got ""`},
+		{&ops.Hostname{Name: "robot_1"}, `name: "robot_1" is not a host name: label "robot_1"`},
 		{&ops.Hostname{Name: "-robot"}, "not starting or ending with '-'"},
 		{&ops.Hostname{Name: "robot..lab"}, `label ""`},
 		{&ops.Hostname{Name: strings.Repeat("a", 64)}, "1 to 63"},
 		{&ops.Timezone{Name: "Mars/Olympus_Mons"}, "timezone Mars/Olympus_Mons: /usr/share/zoneinfo/Mars/Olympus_Mons does not exist on the target"},
 		{&ops.Timezone{Name: "Europe"}, "timezone Europe: /usr/share/zoneinfo/Europe is not a zone file"},
-		{&ops.Timezone{Name: "../../etc/passwd"}, "want a zone name"},
+		{&ops.Timezone{Name: "../../etc/passwd"}, `name: want a zone name such as Europe/London, got "../../etc/passwd"`},
 		{&ops.Timezone{Name: "/Europe/London"}, "want a zone name"},
-		{&ops.Locale{Name: "en GB"}, `locale "en GB": want a name such as en_GB.UTF-8`},
+		{&ops.Locale{Name: "en GB"}, `name: want a locale name such as en_GB.UTF-8, got "en GB"`},
 		{&ops.Locale{Name: "xx_YY"}, "locale xx_YY: /etc/locale.gen: no line for xx_YY, and its name has no charset"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
 			sys, _ := opstest.Root(t)
-			changes, err := tt.op.Plan(context.Background(), opstest.Env(sys))
+			changes, err := ops.Plan(context.Background(), opstest.Env(sys), tt.op)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%s(%s).Plan() = %v, %v; want error containing %q", tt.op.Kind(), tt.op.Summary(), opstest.Files(changes), err, tt.want)
 			}

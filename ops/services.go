@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -89,20 +90,34 @@ func (o *SSHServer) Summary() string      { return "sshd" }
 func (o *ShellRun) Kind() string          { return "shell.run" }
 func (o *ShellRun) Summary() string       { return o.Command }
 
+func (o *SystemdService) Validate() error {
+	name, err := unitFullName(o.Name)
+	if err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	if unitIsTemplate(name) && (o.Running != nil || len(o.RestartOn) > 0) {
+		return fmt.Errorf("name: %s is a template: running and restart_on need an instance (%s)", name, unitInstanceOf(name, "NAME"))
+	}
+	if slices.Contains(o.RestartOn, "") {
+		return fmt.Errorf("restart_on: empty step id")
+	}
+	if o.Unit != nil {
+		if *o.Unit == "" {
+			return fmt.Errorf("unit: empty content (an empty unit file masks the unit)")
+		}
+		if _, err := parseUnitInstall([]byte(*o.Unit)); err != nil {
+			return fmt.Errorf("unit: %w", err)
+		}
+	}
+	return nil
+}
+
 func (o *SystemdService) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	name, err := unitFullName(o.Name)
 	if err != nil {
-		return nil, err
-	}
-	for _, id := range o.RestartOn {
-		if id == "" {
-			return nil, fmt.Errorf("%s: restart_on has an empty step id", name)
-		}
+		return nil, err // Validate has said so; parsed again for the full name
 	}
 	template := unitIsTemplate(name)
-	if template && (o.Running != nil || len(o.RestartOn) > 0) {
-		return nil, fmt.Errorf("%s is a template: running and restart_on need an instance (%s)", name, unitInstanceOf(name, "NAME"))
-	}
 	enable := o.Enabled != nil && *o.Enabled
 	disable := o.Enabled != nil && !*o.Enabled
 	run := o.Running != nil && *o.Running
@@ -113,12 +128,6 @@ func (o *SystemdService) Plan(ctx context.Context, env *Env) ([]*Change, error) 
 	var u *unitFile
 	if o.Unit != nil {
 		content := []byte(*o.Unit)
-		if len(content) == 0 {
-			return nil, fmt.Errorf("%s: unit content is empty (an empty unit file masks the unit)", name)
-		}
-		if _, err := parseUnitInstall(content); err != nil {
-			return nil, fmt.Errorf("%s: unit content: %w", name, err)
-		}
 		p := path.Join(unitConfigDir, name)
 		changes, err := env.EnsureFile(FileSpec{Path: p, Content: content, Mode: 0o644})
 		if err != nil {
@@ -364,19 +373,23 @@ func sshdGlob(env *Env, pattern, extra string) ([]string, error) {
 	return out, nil
 }
 
-func (o *ShellRun) Plan(ctx context.Context, env *Env) ([]*Change, error) {
+func (o *ShellRun) Validate() error {
 	if strings.TrimSpace(o.Command) == "" {
-		return nil, fmt.Errorf("shell.run: command is empty")
+		return fmt.Errorf("command: must not be empty")
 	}
+	if o.Creates != "" {
+		return checkPathArg("creates", o.Creates)
+	}
+	return nil
+}
+
+func (o *ShellRun) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	if o.User != "" {
 		if _, err := env.UID(o.User); err != nil {
 			return nil, fmt.Errorf("shell.run: %w", err)
 		}
 	}
 	if o.Creates != "" {
-		if err := CheckPath(o.Creates); err != nil {
-			return nil, fmt.Errorf("shell.run: creates: %w", err)
-		}
 		fi, err := env.LstatIfExists(o.Creates)
 		if err != nil {
 			return nil, err

@@ -248,8 +248,8 @@ func TestSystemdServiceErrors(t *testing.T) {
 	}{
 		{"missing unit", nil, &ops.SystemdService{Name: "robot", Enabled: ptr(true)}, "unit robot.service does not exist on the target"},
 		{"missing unit to run", nil, &ops.SystemdService{Name: "robot", Enabled: ptr(false), Running: ptr(true)}, "does not exist"},
-		{"bad name", nil, &ops.SystemdService{Name: "rob ot"}, `invalid unit name "rob ot"`},
-		{"empty name", nil, &ops.SystemdService{Name: ""}, "unit name is empty"},
+		{"bad name", nil, &ops.SystemdService{Name: "rob ot"}, `name: invalid unit name "rob ot"`},
+		{"empty name", nil, &ops.SystemdService{Name: ""}, "name: unit name is empty"},
 		{"masked", func(t *testing.T, root string) {
 			writeSymlink(t, root, "/etc/systemd/system/ssh.service", "/dev/null")
 		}, &ops.SystemdService{Name: "ssh", Enabled: ptr(true)}, "ssh.service is masked (/etc/systemd/system/ssh.service)"},
@@ -261,11 +261,11 @@ func TestSystemdServiceErrors(t *testing.T) {
 		}, &ops.SystemdService{Name: "sshd", Enabled: ptr(true)}, "sshd.service is an alias of ssh.service"},
 		{"recipe unit without [Install]", nil, &ops.SystemdService{Name: "robot", Enabled: ptr(true), Unit: ptr("[Service]\nExecStart=/bin/true\n")}, "robot.service cannot be enabled: its [Install] section has no WantedBy="},
 		{"template without DefaultInstance", nil, &ops.SystemdService{Name: "w@", Enabled: ptr(true), Unit: ptr("[Install]\nWantedBy=multi-user.target\n")}, "template unit w@.service has no DefaultInstance="},
-		{"template running", nil, &ops.SystemdService{Name: "w@", Running: ptr(true), Unit: ptr("[Install]\nWantedBy=multi-user.target\n")}, "w@.service is a template: running and restart_on need an instance"},
+		{"template running", nil, &ops.SystemdService{Name: "w@", Running: ptr(true), Unit: ptr("[Install]\nWantedBy=multi-user.target\n")}, "name: w@.service is a template: running and restart_on need an instance"},
 		{"alias of another type", nil, &ops.SystemdService{Name: "robot", Enabled: ptr(true), Unit: ptr("[Install]\nAlias=robot.socket\n")}, "bad Alias=robot.socket"},
 		{"unsupported specifier", nil, &ops.SystemdService{Name: "robot", Enabled: ptr(true), Unit: ptr("[Install]\nWantedBy=%H.target\n")}, "specifier %H is not supported"},
-		{"empty unit", nil, &ops.SystemdService{Name: "robot", Unit: ptr("")}, "unit content is empty"},
-		{"empty restart_on", nil, &ops.SystemdService{Name: "ssh", RestartOn: []string{""}}, "restart_on has an empty step id"},
+		{"empty unit", nil, &ops.SystemdService{Name: "robot", Unit: ptr("")}, "unit: empty content (an empty unit file masks the unit)"},
+		{"empty restart_on", nil, &ops.SystemdService{Name: "ssh", RestartOn: []string{""}}, "restart_on: empty step id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,7 +273,7 @@ func TestSystemdServiceErrors(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, root)
 			}
-			_, err := tt.op.Plan(context.Background(), opstest.Env(sys))
+			_, err := ops.Plan(context.Background(), opstest.Env(sys), tt.op)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Plan() error = %v, want one containing %q", err, tt.want)
 			}
@@ -537,7 +537,7 @@ func TestShellRun(t *testing.T) {
 		{Command: "x", Creates: "relative"},
 		{Command: "x", User: "no-such-user"},
 	} {
-		if _, err := bad.Plan(context.Background(), opstest.Env(sys)); err == nil {
+		if _, err := ops.Plan(context.Background(), opstest.Env(sys), bad); err == nil {
 			t.Errorf("Plan(%+v) succeeded, want an error", bad)
 		}
 	}

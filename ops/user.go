@@ -39,9 +39,6 @@ func SudoersFile(user string) string { return "/etc/sudoers.d/010_pibake-" + use
 // taken, so a useradd running at the same moment on a live system can
 // race with the write.
 func (o *User) Plan(ctx context.Context, env *Env) ([]*Change, error) {
-	if err := o.check(); err != nil {
-		return nil, err
-	}
 	defs, err := loginDefs(env, map[string]int{
 		"UID_MIN": 1000, "UID_MAX": 60000, "GID_MIN": 1000, "GID_MAX": 60000,
 		"SYS_GID_MIN": 100, "SYS_GID_MAX": 999,
@@ -206,8 +203,9 @@ func (o *User) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	}
 
 	// The home: made from the skeleton when missing, left alone otherwise.
+	// An existing user's home comes from the target's passwd, unchecked.
 	if err := CheckPath(home); err != nil {
-		return nil, fmt.Errorf("user %s: home: %w", o.Name, err)
+		return nil, fmt.Errorf("user %s: home in %s: %w", o.Name, passwdFile, err)
 	}
 	fi, err := env.LstatIfExists(home)
 	if err != nil {
@@ -275,38 +273,40 @@ func (o *User) addShadow(shadow *accountFile, defs map[string]int, today string)
 		strconv.Itoa(defs["PASS_WARN_AGE"]), "", "", "")
 }
 
-// check validates o's arguments.
-func (o *User) check() error {
+// maxUID is the largest uid a recipe may ask for: uid_t is 32 bits, but
+// tools that keep ids in a signed int go wrong above it.
+const maxUID = 1<<31 - 1
+
+func (o *User) Validate() error {
 	if len(o.Name) > maxNameLength || !userNameRE.MatchString(o.Name) {
-		return fmt.Errorf("user %q: not a valid user name (want at most %d of a-z, 0-9, '-' and '_', starting with a letter)", o.Name, maxNameLength)
+		return fmt.Errorf("name: %q is not a user name (at most %d of a-z, 0-9, '-' and '_', starting with a letter)", o.Name, maxNameLength)
 	}
-	if o.UID < 0 {
-		return fmt.Errorf("user %s: uid %d is negative", o.Name, o.UID)
+	if o.UID < 0 || o.UID > maxUID {
+		return fmt.Errorf("uid: %d is not a user id (1 to %d; 0 or none picks a free one)", o.UID, maxUID)
 	}
 	seen := map[string]bool{}
 	for _, g := range o.Groups {
 		if len(g) > maxNameLength || !groupNameRE.MatchString(g) {
-			return fmt.Errorf("user %s: group %q: not a valid group name", o.Name, g)
+			return fmt.Errorf("groups: %q is not a group name", g)
 		}
 		if seen[g] {
-			return fmt.Errorf("user %s: group %s is listed twice", o.Name, g)
+			return fmt.Errorf("groups: %s is listed twice", g)
 		}
 		seen[g] = true
 	}
 	if o.Shell != "" && (!path.IsAbs(o.Shell) || strings.ContainsAny(o.Shell, ":\n")) {
-		return fmt.Errorf("user %s: shell %q: want an absolute path", o.Name, o.Shell)
+		return fmt.Errorf("shell: want an absolute path, got %q", o.Shell)
 	}
-	if o.Home != "" {
-		if err := CheckPath(o.Home); err != nil || strings.ContainsAny(o.Home, ":\n") || o.Home == "/" {
-			return fmt.Errorf("user %s: home %q: want an absolute, clean path other than /", o.Name, o.Home)
-		}
+	if o.Home != "" && (CheckPath(o.Home) != nil || strings.ContainsAny(o.Home, ":\n") || o.Home == "/") {
+		return fmt.Errorf("home: want an absolute, clean path other than /, got %q", o.Home)
 	}
+	// The hash is not shown: errors end up in logs.
 	if o.PasswordHash != nil && (*o.PasswordHash == "" || strings.ContainsAny(*o.PasswordHash, ":\n")) {
-		return fmt.Errorf("user %s: password_hash: want a crypt(3) hash (such as from mkpasswd), not empty and without ':'", o.Name)
+		return fmt.Errorf("password_hash: want a crypt(3) hash (such as from mkpasswd), not empty and without ':'")
 	}
 	for i, k := range o.SSHKeys {
 		if strings.TrimSpace(k) == "" || strings.ContainsAny(strings.TrimSpace(k), "\r\n") {
-			return fmt.Errorf("user %s: ssh key %d: want one non-empty line", o.Name, i+1)
+			return fmt.Errorf("ssh_keys[%d]: want one key on one line (give several keys as a list)", i)
 		}
 	}
 	return nil

@@ -341,23 +341,23 @@ func TestUserErrors(t *testing.T) {
 		op   ops.User
 		want string
 	}{
-		{ops.User{Name: "Bob"}, `user "Bob": not a valid user name`},
-		{ops.User{Name: "1bob"}, "not a valid user name"},
-		{ops.User{Name: strings.Repeat("a", 33)}, "not a valid user name"},
-		{ops.User{Name: "bob", Groups: []string{"Robots"}}, `user bob: group "Robots": not a valid group name`},
-		{ops.User{Name: "bob", Groups: []string{"gpio", "gpio"}}, "group gpio is listed twice"},
-		{ops.User{Name: "bob", Shell: "bash"}, `shell "bash": want an absolute path`},
-		{ops.User{Name: "bob", Home: "/home/bob/"}, `home "/home/bob/"`},
-		{ops.User{Name: "bob", PasswordHash: hash("")}, "password_hash"},
-		{ops.User{Name: "bob", PasswordHash: hash("a:b")}, "password_hash"},
-		{ops.User{Name: "bob", SSHKeys: []string{"ssh-ed25519 A\nssh-rsa B"}}, "ssh key 1: want one non-empty line"},
+		{ops.User{Name: "Bob"}, `name: "Bob" is not a user name`},
+		{ops.User{Name: "1bob"}, "is not a user name"},
+		{ops.User{Name: strings.Repeat("a", 33)}, "is not a user name"},
+		{ops.User{Name: "bob", Groups: []string{"Robots"}}, `groups: "Robots" is not a group name`},
+		{ops.User{Name: "bob", Groups: []string{"gpio", "gpio"}}, "groups: gpio is listed twice"},
+		{ops.User{Name: "bob", Shell: "bash"}, `shell: want an absolute path, got "bash"`},
+		{ops.User{Name: "bob", Home: "/home/bob/"}, `home: want an absolute, clean path other than /, got "/home/bob/"`},
+		{ops.User{Name: "bob", PasswordHash: hash("")}, "password_hash: want a crypt(3) hash"},
+		{ops.User{Name: "bob", PasswordHash: hash("a:b")}, "password_hash: want a crypt(3) hash"},
+		{ops.User{Name: "bob", SSHKeys: []string{"ssh-ed25519 A\nssh-rsa B"}}, "ssh_keys[0]: want one key on one line"},
 		{ops.User{Name: "bob", UID: 1000}, "user bob: uid 1000 is taken by pi"},
 		{ops.User{Name: "pi", UID: 1001}, "user pi exists with uid 1000, not 1001; pibake does not renumber users"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
 			sys, _ := opstest.Root(t)
-			changes, err := tt.op.Plan(context.Background(), opstest.Env(sys))
+			changes, err := ops.Plan(context.Background(), opstest.Env(sys), &tt.op)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Plan(%+v) = %v, %v; want error containing %q", tt.op, opstest.Files(changes), err, tt.want)
 			}

@@ -126,15 +126,6 @@ func (a *args) nonEmpty(param string) string {
 	return s
 }
 
-// absPath is str for a path on the target, which must be absolute.
-func (a *args) absPath(param string) string {
-	p := a.str(param, "")
-	if a.err == nil && !strings.HasPrefix(p, "/") {
-		a.failf(param, "want an absolute path, got %q", p)
-	}
-	return p
-}
-
 // optStr is a string parameter whose None (or absence) means nil.
 func (a *args) optStr(param string) *string {
 	v, ok := a.get(param, "a string")
@@ -181,21 +172,27 @@ func (a *args) optBool(param string, def *bool) *bool {
 	return ptr(bool(b))
 }
 
-// integer is an int parameter in [lo, hi]; None or absence means def.
-func (a *args) integer(param string, def, lo, hi int) int {
+// unsetZero is an int parameter of an op that reads 0 as "unset" (the
+// default pin, a free uid): None or absence is 0, and a given 0 is refused,
+// since it would silently mean the default. The op's Validate judges the
+// range.
+func (a *args) unsetZero(param string) int {
 	v, ok := a.get(param, "an int")
 	if !ok {
-		return def
+		return 0
 	}
 	i, ok := v.(starlark.Int)
 	if !ok {
 		a.failf(param, "want an int, got %s", typeName(v))
-		return def
+		return 0
 	}
 	n, ok := i.Int64()
-	if !ok || n < int64(lo) || n > int64(hi) {
-		a.failf(param, "%s is out of range [%d, %d]", i, lo, hi)
-		return def
+	if !ok || n != int64(int(n)) {
+		a.failf(param, "%s is too large", i)
+		return 0
+	}
+	if n == 0 {
+		a.failf(param, "0 would mean the default here; leave %s out (or None) for that", param)
 	}
 	return int(n)
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -45,7 +44,7 @@ var catalogue = []*builtinSpec{
 		aliases:  fileAliases("", ""),
 		build: func(c *call) (ops.Op, error) {
 			return &ops.FileDirectory{
-				Path:  c.absPath("path"),
+				Path:  c.str("path", ""),
 				Mode:  c.mode("mode", 0o755),
 				Owner: c.str("owner", "root"),
 				Group: c.str("group", "root"),
@@ -57,18 +56,14 @@ var catalogue = []*builtinSpec{
 		required: []string{"path", "target"},
 		aliases:  map[string]string{"src": "target", "dest": "path", "to": "target", "source": "target", "link": "path"},
 		build: func(c *call) (ops.Op, error) {
-			return &ops.FileLink{Path: c.absPath("path"), Target: c.nonEmpty("target")}, nil
+			return &ops.FileLink{Path: c.str("path", ""), Target: c.str("target", "")}, nil
 		},
 	},
 	{
 		kind:     "files.absent",
 		required: []string{"path"},
 		build: func(c *call) (ops.Op, error) {
-			p := c.absPath("path")
-			if c.err == nil && path.Clean(p) == "/" {
-				return nil, c.errorf("path: refusing to remove /")
-			}
-			return &ops.FileAbsent{Path: p}, nil
+			return &ops.FileAbsent{Path: c.str("path", "")}, nil
 		},
 	},
 	{
@@ -77,17 +72,12 @@ var catalogue = []*builtinSpec{
 		optional: []string{"match", "present"},
 		aliases:  map[string]string{"regexp": "match", "regex": "match", "pattern": "match", "state": "present", "text": "line"},
 		build: func(c *call) (ops.Op, error) {
-			op := &ops.FileLine{Path: c.absPath("path"), Line: c.str("line", ""), Present: c.boolean("present", true)}
-			if m := c.optStr("match"); m != nil {
-				if _, err := regexp.Compile(*m); err != nil {
-					c.failf("match", "%v", err)
-				}
-				op.Match = *m
-			}
-			if strings.ContainsAny(op.Line, "\n") {
-				c.failf("line", "must be one line, got %q", op.Line)
-			}
-			return op, nil
+			return &ops.FileLine{
+				Path:    c.str("path", ""),
+				Line:    c.str("line", ""),
+				Match:   deref(c.optStr("match")),
+				Present: c.boolean("present", true),
+			}, nil
 		},
 	},
 	{
@@ -102,11 +92,7 @@ var catalogue = []*builtinSpec{
 		required: []string{"name"},
 		aliases:  map[string]string{"hostname": "name"},
 		build: func(c *call) (ops.Op, error) {
-			name := c.nonEmpty("name")
-			if c.err == nil && !hostnamePattern.MatchString(name) {
-				c.failf("name", "%q is not a host name (letters, digits and -, in dot-separated labels of at most 63)", name)
-			}
-			return &ops.Hostname{Name: name}, nil
+			return &ops.Hostname{Name: c.str("name", "")}, nil
 		},
 	},
 	{
@@ -125,7 +111,7 @@ var catalogue = []*builtinSpec{
 		required: []string{"name"},
 		aliases:  map[string]string{"timezone": "name", "tz": "name", "zone": "name"},
 		build: func(c *call) (ops.Op, error) {
-			return &ops.Timezone{Name: c.nonEmpty("name")}, nil
+			return &ops.Timezone{Name: c.str("name", "")}, nil
 		},
 	},
 	{
@@ -133,7 +119,7 @@ var catalogue = []*builtinSpec{
 		required: []string{"name"},
 		aliases:  map[string]string{"locale": "name", "lang": "name"},
 		build: func(c *call) (ops.Op, error) {
-			return &ops.Locale{Name: c.nonEmpty("name")}, nil
+			return &ops.Locale{Name: c.str("name", "")}, nil
 		},
 	},
 	{
@@ -145,16 +131,7 @@ var catalogue = []*builtinSpec{
 			"installed": "present", "state": "present", "update_cache": "update", "cache": "update",
 		},
 		build: func(c *call) (ops.Op, error) {
-			op := &ops.AptPackages{Names: c.stringsOrOne("names"), Present: c.boolean("present", true), Update: c.boolean("update", false)}
-			if c.err == nil && len(op.Names) == 0 {
-				c.failf("names", "want at least one package")
-			}
-			for _, name := range op.Names {
-				if name == "" || strings.ContainsAny(name, " \t\n") {
-					c.failf("names", "%q is not a package name (give several names as a list)", name)
-				}
-			}
-			return op, nil
+			return &ops.AptPackages{Names: c.stringsOrOne("names"), Present: c.boolean("present", true), Update: c.boolean("update", false)}, nil
 		},
 	},
 	{
@@ -164,7 +141,7 @@ var catalogue = []*builtinSpec{
 		aliases:  map[string]string{"requirements_file": "requirements", "names": "packages", "pkgs": "packages", "dest": "path", "user": "owner"},
 		build: func(c *call) (ops.Op, error) {
 			return &ops.PipVenv{
-				Path:         c.absPath("path"),
+				Path:         c.str("path", ""),
 				Packages:     c.strings("packages"),
 				Requirements: deref(c.optStr("requirements")),
 				Owner:        c.str("owner", "root"),
@@ -181,8 +158,8 @@ var catalogue = []*builtinSpec{
 		},
 		build: func(c *call) (ops.Op, error) {
 			return &ops.GitRepo{
-				URL:   c.nonEmpty("url"),
-				Dest:  c.absPath("dest"),
+				URL:   c.str("url", ""),
+				Dest:  c.str("dest", ""),
 				Rev:   deref(c.optStr("rev")),
 				Owner: deref(c.optStr("owner")),
 			}, nil
@@ -198,7 +175,7 @@ var catalogue = []*builtinSpec{
 		},
 		build: func(c *call) (ops.Op, error) {
 			return &ops.SystemdService{
-				Name:      c.nonEmpty("name"),
+				Name:      c.str("name", ""),
 				Unit:      c.optStr("unit"),
 				Enabled:   c.optBool("enabled", ptr(true)),
 				Running:   c.optBool("running", nil),
@@ -218,7 +195,7 @@ var catalogue = []*builtinSpec{
 		optional: []string{"enabled", "baudrate"},
 		aliases:  map[string]string{"enable": "enabled", "baud": "baudrate", "speed": "baudrate", "baud_rate": "baudrate"},
 		build: func(c *call) (ops.Op, error) {
-			return &ops.FirmwareI2C{Enabled: c.boolean("enabled", true), Baudrate: c.integer("baudrate", 0, 1, 10_000_000)}, nil
+			return &ops.FirmwareI2C{Enabled: c.boolean("enabled", true), Baudrate: c.unsetZero("baudrate")}, nil
 		},
 	},
 	{
@@ -242,9 +219,7 @@ var catalogue = []*builtinSpec{
 		optional: []string{"enabled", "gpio"},
 		aliases:  map[string]string{"enable": "enabled", "pin": "gpio", "gpiopin": "gpio"},
 		build: func(c *call) (ops.Op, error) {
-			// 0 would mean "the default pin" in the op; GPIO 0 is the HAT
-			// EEPROM bus anyway.
-			return &ops.FirmwareOneWire{Enabled: c.boolean("enabled", true), GPIO: c.integer("gpio", 0, 1, 53)}, nil
+			return &ops.FirmwareOneWire{Enabled: c.boolean("enabled", true), GPIO: c.unsetZero("gpio")}, nil
 		},
 	},
 	{
@@ -258,8 +233,8 @@ var catalogue = []*builtinSpec{
 	{
 		kind:     "firmware.overlay",
 		required: []string{"name"},
-		optional: []string{"params", "section"},
-		aliases:  map[string]string{"parameters": "params", "args": "params", "filter": "section", "overlay": "name"},
+		optional: []string{"params", "section", "key"},
+		aliases:  map[string]string{"parameters": "params", "args": "params", "filter": "section", "overlay": "name", "keys": "key", "instance": "key"},
 		build:    firmwareOverlay,
 	},
 	{
@@ -274,20 +249,7 @@ var catalogue = []*builtinSpec{
 		optional: []string{"add", "remove"},
 		aliases:  map[string]string{"append": "add", "delete": "remove", "drop": "remove"},
 		build: func(c *call) (ops.Op, error) {
-			op := &ops.FirmwareCmdline{Add: c.strings("add"), Remove: c.strings("remove")}
-			for _, param := range []string{"add", "remove"} {
-				for _, tok := range c.strings(param) {
-					if tok == "" || strings.ContainsAny(tok, " \t\n") {
-						c.failf(param, "%q is not one command line token (give several as a list)", tok)
-					}
-				}
-			}
-			for _, tok := range op.Add {
-				if slices.Contains(op.Remove, tok) {
-					c.failf("remove", "%q is also in add", tok)
-				}
-			}
-			return op, nil
+			return &ops.FirmwareCmdline{Add: c.strings("add"), Remove: c.strings("remove")}, nil
 		},
 	},
 	{
@@ -304,16 +266,12 @@ var catalogue = []*builtinSpec{
 		optional: []string{"creates", "unless", "user"},
 		aliases:  map[string]string{"cmd": "command", "script": "command", "if_not": "unless", "onlyif": "unless", "as_user": "user", "become_user": "user"},
 		build: func(c *call) (ops.Op, error) {
-			op := &ops.ShellRun{
-				Command: c.nonEmpty("command"),
+			return &ops.ShellRun{
+				Command: c.str("command", ""),
 				Creates: deref(c.optStr("creates")),
 				Unless:  deref(c.optStr("unless")),
 				User:    deref(c.optStr("user")),
-			}
-			if op.Creates != "" && !strings.HasPrefix(op.Creates, "/") {
-				c.failf("creates", "want an absolute path, got %q", op.Creates)
-			}
-			return op, nil
+			}, nil
 		},
 	},
 }
@@ -351,8 +309,6 @@ func fileAliases(content, src string) map[string]string {
 	return a
 }
 
-var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
-
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -362,7 +318,7 @@ func deref(s *string) string {
 
 func filesPut(c *call) (ops.Op, error) {
 	op := &ops.FilePut{
-		Path:  c.absPath("path"),
+		Path:  c.str("path", ""),
 		Mode:  c.mode("mode", 0o644),
 		Owner: c.str("owner", "root"),
 		Group: c.str("group", "root"),
@@ -400,7 +356,7 @@ func filesPut(c *call) (ops.Op, error) {
 func filesSync(c *call) (ops.Op, error) {
 	op := &ops.FileSync{
 		Src:    c.nonEmpty("src"),
-		Dest:   c.absPath("dest"),
+		Dest:   c.str("dest", ""),
 		Owner:  c.str("owner", "root"),
 		Group:  c.str("group", "root"),
 		Delete: c.boolean("delete", false),
@@ -492,72 +448,38 @@ func walkTree(abs, shown string, exclude []string) ([]ops.SyncEntry, error) {
 	return files, nil
 }
 
-var userNamePattern = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-
 func serverUser(c *call) (ops.Op, error) {
-	op := &ops.User{
-		Name:         c.nonEmpty("name"),
-		UID:          c.integer("uid", 0, 1, 1<<31-1),
+	return &ops.User{
+		Name:         c.str("name", ""),
+		UID:          c.unsetZero("uid"),
 		Groups:       c.strings("groups"),
 		Shell:        c.str("shell", "/bin/bash"),
+		Home:         deref(c.optStr("home")),
 		PasswordHash: c.optStr("password_hash"),
 		SSHKeys:      c.strings("ssh_keys"),
 		Sudo:         c.boolean("sudo", false),
-	}
-	if home := c.optStr("home"); home != nil {
-		if !strings.HasPrefix(*home, "/") {
-			c.failf("home", "want an absolute path, got %q", *home)
-		}
-		op.Home = *home
-	}
-	if c.err == nil && !userNamePattern.MatchString(op.Name) {
-		c.failf("name", "%q is not a user name (lower-case letters, digits, _ and -, at most 32)", op.Name)
-	}
-	for i, key := range op.SSHKeys {
-		if strings.Contains(key, "\n") {
-			c.failf(fmt.Sprintf("ssh_keys[%d]", i), "want one key a line; give several keys as a list")
-		}
-	}
-	return op, nil
+	}, nil
 }
 
-var countryPattern = regexp.MustCompile(`^[A-Za-z]{2}$`)
-
+// networkWifi builds a Wi-Fi op. The country is upper-cased, so that a
+// recipe may write "gb".
 func networkWifi(c *call) (ops.Op, error) {
-	op := &ops.Wifi{
-		SSID:    c.nonEmpty("ssid"),
+	return &ops.Wifi{
+		SSID:    c.str("ssid", ""),
 		PSK:     c.str("psk", ""),
-		Country: c.str("country", ""),
+		Country: strings.ToUpper(c.str("country", "")),
 		Hidden:  c.boolean("hidden", false),
-	}
-	if c.err != nil {
-		return op, nil
-	}
-	if !countryPattern.MatchString(op.Country) {
-		c.failf("country", "want a two-letter country code such as \"GB\", got %q", op.Country)
-	}
-	op.Country = strings.ToUpper(op.Country)
-	// A secret's length is unknown until it is resolved.
-	if !strings.Contains(op.PSK, tokenStart) && op.PSK != "" && !validPSK(op.PSK) {
-		c.failf("psk", "want a passphrase of 8 to 63 characters or 64 hex digits")
-	}
-	return op, nil
-}
-
-func validPSK(psk string) bool {
-	if len(psk) == 64 {
-		return strings.Trim(strings.ToLower(psk), "0123456789abcdef") == ""
-	}
-	return len(psk) >= 8 && len(psk) <= 63
+	}, nil
 }
 
 // firmwareOverlay builds a dtoverlay line. params is a dict (name to str,
 // int or bool: True or None is the bare name, False is name=off) or a list
 // of "name=value"/"name" strings, kept in order.
 func firmwareOverlay(c *call) (ops.Op, error) {
-	op := &ops.FirmwareOverlay{Name: c.nonEmpty("name"), Section: section(c)}
-	if strings.ContainsAny(op.Name, ", =\t") {
-		c.failf("name", "want an overlay name such as \"disable-bt\", got %q", op.Name)
+	op := &ops.FirmwareOverlay{Name: c.str("name", ""), Section: c.str("section", "all")}
+	// An empty key is the overlay's usual one (nil in the op).
+	if key := c.strings("key"); len(key) > 0 {
+		op.Key = key
 	}
 	v, ok := c.get("params", "a dict or a list")
 	if !ok {
@@ -593,11 +515,6 @@ func firmwareOverlay(c *call) (ops.Op, error) {
 	default:
 		params = c.strings("params")
 	}
-	for _, p := range params {
-		if p == "" || p[0] == '=' || strings.ContainsAny(p, ", \t\n") {
-			c.failf("params", "%q is not an overlay parameter (name or name=value)", p)
-		}
-	}
 	if len(params) > 0 {
 		op.Params = params
 	}
@@ -605,10 +522,7 @@ func firmwareOverlay(c *call) (ops.Op, error) {
 }
 
 func firmwareConfig(c *call) (ops.Op, error) {
-	op := &ops.FirmwareConfig{Name: c.nonEmpty("name"), Section: section(c)}
-	if strings.ContainsAny(op.Name, "= \t\n") {
-		c.failf("name", "want a setting name such as \"arm_boost\", got %q", op.Name)
-	}
+	op := &ops.FirmwareConfig{Name: c.str("name", ""), Section: c.str("section", "all")}
 	v, _ := c.get("value", "a string, int or bool")
 	switch v := v.(type) {
 	case nil:
@@ -624,17 +538,5 @@ func firmwareConfig(c *call) (ops.Op, error) {
 	default:
 		c.failf("value", "want a string, int or bool, got %s", typeName(v))
 	}
-	if strings.Contains(op.Value, "\n") {
-		c.failf("value", "must be one line, got %q", op.Value)
-	}
 	return op, nil
-}
-
-// section is a config.txt conditional section: "all", "pi4", "cm5", ...
-func section(c *call) string {
-	s := c.str("section", "all")
-	if s == "" || strings.ContainsAny(s, "[]\n") {
-		c.failf("section", "want a section name such as \"all\" or \"pi4\" (no brackets), got %q", s)
-	}
-	return s
 }

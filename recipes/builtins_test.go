@@ -140,6 +140,13 @@ func TestBuiltins(t *testing.T) {
 			},
 		},
 		{
+			// A secret's value is unknown: a hash holds no ':', a
+			// token does.
+			name: "server.user secret hash",
+			src:  `server.user("robot", password_hash=secret("HASH"))`,
+			want: &ops.User{Name: "robot", Groups: []string{}, Shell: "/bin/bash", PasswordHash: ptr(token("HASH")), SSHKeys: []string{}},
+		},
+		{
 			name: "server.timezone",
 			src:  `server.timezone("Europe/London")`,
 			want: &ops.Timezone{Name: "Europe/London"},
@@ -203,6 +210,11 @@ systemd.service("robot", unit=file("robot.service"), enabled=False, running=True
 			want: &ops.Wifi{SSID: "robots", PSK: "correct horse", Country: "GB"},
 		},
 		{
+			name: "network.wifi secret psk",
+			src:  `network.wifi("robots", secret("PSK"), "GB")`,
+			want: &ops.Wifi{SSID: "robots", PSK: token("PSK"), Country: "GB"},
+		},
+		{
 			name: "network.wifi hidden",
 			src:  `network.wifi(ssid="lab", psk="0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", country="DE", hidden=True)`,
 			want: &ops.Wifi{SSID: "lab", PSK: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Country: "DE", Hidden: true},
@@ -256,6 +268,17 @@ systemd.service("robot", unit=file("robot.service"), enabled=False, running=True
 			name: "firmware.overlay list params",
 			src:  `firmware.overlay("i2c-rtc", ["ds3231", "wakeup-source"])`,
 			want: &ops.FirmwareOverlay{Name: "i2c-rtc", Params: []string{"ds3231", "wakeup-source"}, Section: "all"},
+		},
+		{
+			name: "firmware.overlay key",
+			src:  `firmware.overlay("i2c-gpio", {"bus": 3, "i2c_gpio_sda": 4}, key=["bus"])`,
+			want: &ops.FirmwareOverlay{Name: "i2c-gpio", Params: []string{"bus=3", "i2c_gpio_sda=4"}, Section: "all", Key: []string{"bus"}},
+		},
+		{
+			// An empty key is the overlay's usual one, as in JSON.
+			name: "firmware.overlay empty key",
+			src:  `firmware.overlay("i2c-gpio", key=[])`,
+			want: &ops.FirmwareOverlay{Name: "i2c-gpio", Section: "all"},
 		},
 		{
 			name: "firmware.config string",

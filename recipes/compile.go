@@ -337,6 +337,9 @@ func (c *compiler) opBuiltin(spec *builtinSpec) *starlark.Builtin {
 		if err != nil {
 			return nil, &Error{Pos: pos, Msg: err.Error()}
 		}
+		if err := ops.Validate(op); err != nil {
+			return nil, &Error{Pos: pos, Msg: spec.kind + ": " + err.Error()}
+		}
 		id := strconv.Itoa(len(c.steps) + 1)
 		c.steps = append(c.steps, &ops.Step{ID: id, Pos: pos, Op: op})
 		return &opHandle{kind: spec.kind, id: id}, nil

@@ -31,7 +31,7 @@
 //	firmware.serial(enabled=True, console=None)
 //	firmware.onewire(enabled=True, gpio=None)
 //	firmware.camera(enabled=True, sensor=None)
-//	firmware.overlay(name, params={}, section="all")
+//	firmware.overlay(name, params={}, section="all", key=[])
 //	firmware.config(name, value, section="all")
 //	firmware.cmdline(add=[], remove=[])
 //	ssh.server(enabled=True, password_auth=None)
@@ -42,8 +42,14 @@
 // restart_on takes the handles of earlier steps; None for enabled or
 // running leaves that state alone. firmware.overlay's params is a dict
 // (values str, int or bool; True or None give a bare "name", False gives
-// "name=off") or a list of "name=value" and "name" strings, in order.
-// firmware.config turns True and False into "1" and "0".
+// "name=off") or a list of "name=value" and "name" strings, in order; its
+// key names the params that tell several copies of one overlay apart (a
+// line with the same name and the same values of those params is the one
+// edited), [] meaning the overlay's usual key (bus for i2c-gpio, gpiopin
+// for w1-gpio, none for others). firmware.config turns True and False into
+// "1" and "0". network.wifi upper-cases the country. For server.user's uid,
+// firmware.i2c's baudrate and firmware.onewire's gpio, None is the default
+// and 0 is an error.
 //
 // Besides the modules:
 //
@@ -88,8 +94,10 @@
 // Secret tokens are marked with the private-use characters U+E000 and
 // U+E001, so a string argument holding those characters other than in a
 // whole token (say, file() of a text using them) is rejected; content read
-// by files.put's src= and files.sync is not checked. Which op arguments
-// are valid is checked here only as far as a compiler can (absolute
-// paths, names, modes, regular expressions, overlay parameters); the rest
-// is for each op's Plan.
+// by files.put's src= and files.sync is not checked. Whether an op's
+// arguments are valid is for the op's Validate (package ops), called on
+// each op as its builtin makes it, and reported at the call like the
+// builtins' own errors; this package checks only what Starlark brings
+// (types, local files, secrets). A check that a secret's value could pass
+// or fail is left for the run that resolves it.
 package recipes

@@ -257,17 +257,23 @@ func TestErrors(t *testing.T) {
 		{
 			name: "config section brackets",
 			src:  `firmware.config("arm_boost", 1, section="[pi4]")`,
-			want: `recipe.star:1:1: firmware.config: section: want a section name such as "all" or "pi4" (no brackets), got "[pi4]"`,
+			want: `recipe.star:1:1: firmware.config: section: config.txt section "[pi4]": want a filter without brackets, such as "all", "pi4" or "gpio4=1"`,
 		},
 		{
+			// The secret PSK is not judged, the country is.
 			name: "wifi country",
 			src:  `network.wifi("lab", secret("PSK"), "UK1")`,
-			want: `recipe.star:1:1: network.wifi: country: want a two-letter country code such as "GB", got "UK1"`,
+			want: `recipe.star:1:1: network.wifi: country: want an ISO 3166 two-letter code in capitals, such as "GB" or "US", got "UK1"`,
+		},
+		{
+			name: "wifi country upper-cased",
+			src:  `network.wifi("lab", secret("PSK"), "uk")`,
+			want: `recipe.star:1:1: network.wifi: country: want an ISO 3166 two-letter code in capitals, such as "GB" or "US", got "UK" (the United Kingdom is "GB")`,
 		},
 		{
 			name: "wifi short psk",
 			src:  `network.wifi("lab", "short", "GB")`,
-			want: `recipe.star:1:1: network.wifi: psk: want a passphrase of 8 to 63 characters or 64 hex digits`,
+			want: `recipe.star:1:1: network.wifi: psk: want a passphrase of 8 to 63 characters or 64 hex digits, got 5 characters`,
 		},
 		{
 			name: "apt names with spaces",
@@ -280,9 +286,44 @@ func TestErrors(t *testing.T) {
 			want: `recipe.star:1:1: files.absent: path: refusing to remove /`,
 		},
 		{
-			name: "int out of range",
-			src:  `firmware.onewire(gpio=99)`,
-			want: `recipe.star:1:1: firmware.onewire: gpio: 99 is out of range [1, 53]`,
+			name: "gpio off the header",
+			src:  `firmware.onewire(gpio=30)`,
+			want: `recipe.star:1:1: firmware.onewire: gpio: 30 is not a GPIO pin on the 40-pin header (2–27)`,
+		},
+		{
+			name: "int too large",
+			src:  `firmware.i2c(baudrate=1 << 70)`,
+			want: `recipe.star:1:1: firmware.i2c: baudrate: 1180591620717411303424 is too large`,
+		},
+		{
+			name: "zero for unset",
+			src:  `server.user("robot", uid=0)`,
+			want: `recipe.star:1:1: server.user: uid: 0 would mean the default here; leave uid out (or None) for that`,
+		},
+		{
+			name: "i2c baud rate",
+			src:  `firmware.i2c(baudrate=5000000)`,
+			want: `recipe.star:1:1: firmware.i2c: baudrate: 5000000 Hz is not an I2C clock the Pi makes: want 1000 to 3400000 (100000 is standard, 400000 fast mode)`,
+		},
+		{
+			name: "unclean path",
+			src:  `files.directory("/opt/robot/")`,
+			want: `recipe.star:1:1: files.directory: path: want a clean path such as "/opt/robot", got "/opt/robot/"`,
+		},
+		{
+			name: "secret in a checked argument",
+			src:  `files.absent(secret("WHERE"))`,
+			want: `recipe.star:1:1: files.absent: path: want an absolute path, got "<secret:WHERE>"`,
+		},
+		{
+			name: "overlay key",
+			src:  `firmware.overlay("i2c-gpio", {"bus": 3}, key=["bus=3"])`,
+			want: `recipe.star:1:1: firmware.overlay: key: "bus=3" is not a parameter name`,
+		},
+		{
+			name: "cmdline token with a space",
+			src:  `firmware.cmdline(add=["quiet splash"])`,
+			want: `recipe.star:1:1: firmware.cmdline: add: kernel parameter "quiet splash": no spaces or control characters allowed`,
 		},
 		{
 			name: "fail",
@@ -330,6 +371,14 @@ func TestErrors(t *testing.T) {
 			src:   `load("lib/base.star", "base")` + "\nbase()",
 			files: map[string]string{"lib/base.star": "def base():\n    files.put(\"/x\", contnt=\"\")\n"},
 			want:  `lib/base.star:2:5: files.put: unknown argument "contnt" (did you mean "content"?)`,
+		},
+		{
+			// ops' Validate, reported where the call is, as the builtins'
+			// own errors are.
+			name:  "invalid argument in loaded file",
+			src:   `load("lib/base.star", "base")` + "\nbase()",
+			files: map[string]string{"lib/base.star": "def base():\n    x = 1\n    server.hostname(\"robot_1\")\n"},
+			want:  `lib/base.star:3:5: server.hostname: name: "robot_1" is not a host name: label "robot_1": want 1 to 63 letters, digits and '-', not starting or ending with '-' (RFC 1123)`,
 		},
 		{
 			name:  "syntax error in loaded file",
@@ -508,6 +557,8 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"null step", recipe("null"), "recipe: step 1 is empty"},
 		{"duplicate id", recipe(step("1", "files.absent", absent), step("1", "files.absent", absent)), `recipe: step 2: missing or duplicate id "1"`},
 		{"dangling restart_on", recipe(step("1", "systemd.service", `{"name":"x","restart_on":["2"]}`), step("2", "files.absent", absent)), `recipe: step 1 (systemd.service): restart_on "2" is not an earlier step`},
+		{"invalid argument", recipe(step("1", "files.absent", absent), step("2", "firmware.onewire", `{"enabled":true,"gpio":30}`)), "recipe: step 2 (firmware.onewire): gpio: 30 is not a GPIO pin on the 40-pin header (2–27)"},
+		{"invalid argument with a secret", recipe(step("1", "network.wifi", `{"ssid":"lab","psk":"\ue000secret:PSK\ue001","country":"gb","hidden":false}`)), `recipe: step 1 (network.wifi): country: want an ISO 3166 two-letter code in capitals, such as "GB" or "US", got "gb" (write "GB")`},
 		{"unsorted secrets", `{"pibake_recipe":1,"secrets":["B","A"],"steps":[]}`, "recipe: secrets are not sorted"},
 	}
 	for _, tt := range tests {

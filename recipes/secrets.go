@@ -18,23 +18,25 @@ import (
 )
 
 // A secret in a recipe is a token in its strings, replaced by the value
-// only when steps are resolved for a run. The markers are private-use
-// characters, which no real configuration contains.
+// only when steps are resolved for a run: an ops placeholder, whose markers
+// are private-use characters that no real configuration contains.
 const (
-	tokenStart = "\ue000"
-	tokenEnd   = "\ue001"
+	tokenStart = ops.PlaceholderStart
+	tokenEnd   = ops.PlaceholderEnd
 )
 
 var (
 	tokenPattern = regexp.MustCompile(tokenStart + `secret:([A-Za-z_][A-Za-z0-9_]*)` + tokenEnd)
-	namePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// quotedTokenPattern is a token as %q writes it into a message.
+	quotedTokenPattern = regexp.MustCompile(`\\ue000secret:([A-Za-z_][A-Za-z0-9_]*)\\ue001`)
+	namePattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 func token(name string) string { return tokenStart + "secret:" + name + tokenEnd }
 
 // showTokens makes the secrets in a message readable: <secret:NAME>.
 func showTokens(s string) string {
-	return tokenPattern.ReplaceAllString(s, "<secret:$1>")
+	return quotedTokenPattern.ReplaceAllString(tokenPattern.ReplaceAllString(s, "<secret:$1>"), "<secret:$1>")
 }
 
 // secretBuiltin is secret(name).

@@ -229,7 +229,7 @@ func (e *engine) step(ctx context.Context, step *ops.Step) *Result {
 		Now:     e.opts.Now,
 		Changed: func(id string) bool { return e.changed[id] },
 	}
-	changes, err := step.Op.Plan(ctx, env)
+	changes, err := ops.Plan(ctx, env, step.Op)
 	if err != nil {
 		return e.fail(res, err)
 	}

@@ -145,10 +145,11 @@ func Env(sys ops.System) *ops.Env {
 	return env
 }
 
-// Plan plans op and fails the test on error.
+// Plan validates and plans op, as the engine does, and fails the test on
+// error.
 func Plan(t testing.TB, env *ops.Env, op ops.Op) []*ops.Change {
 	t.Helper()
-	changes, err := op.Plan(context.Background(), env)
+	changes, err := ops.Plan(context.Background(), env, op)
 	if err != nil {
 		t.Fatalf("%s(%s).Plan: %v", op.Kind(), op.Summary(), err)
 	}
