@@ -182,7 +182,10 @@ func (o *FileAbsent) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 func (o *FileLine) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	var match *regexp.Regexp
 	if o.Match != "" {
-		match = regexp.MustCompile(o.Match) // Validate compiled it
+		var err error
+		if match, err = regexp.Compile(o.Match); err != nil {
+			return nil, fmt.Errorf("match: %w", err) // Validate says so first
+		}
 	}
 	old, exists, err := readTextFile(env, o.Path)
 	if err != nil {
