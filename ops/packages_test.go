@@ -83,7 +83,7 @@ func TestAptPackagesPlan(t *testing.T) {
 			f.WriteString(extraStatus)
 			f.Close()
 			changes := opstest.Plan(t, opstest.Env(sys), tt.op)
-			if diff := cmp.Diff(tt.want, execLines(changes)); diff != "" {
+			if diff := cmp.Diff(tt.want, opstest.ExecLines(changes)); diff != "" {
 				t.Errorf("Plan execs (-want +got):\n%s", diff)
 			}
 			for _, c := range changes {
@@ -133,7 +133,7 @@ func TestAptPackagesHost(t *testing.T) {
 	if got := opstest.Plan(t, env, &ops.AptPackages{Names: []string{"dpkg", "bash"}, Present: true}); len(got) != 0 {
 		t.Errorf("Plan(dpkg, bash) on this machine = %v, want none", got)
 	}
-	got := execLines(opstest.Plan(t, env, &ops.AptPackages{Names: []string{"pibake-no-such-package"}, Present: true}))
+	got := opstest.ExecLines(opstest.Plan(t, env, &ops.AptPackages{Names: []string{"pibake-no-such-package"}, Present: true}))
 	want := []string{"install pibake-no-such-package: apt-get install -y pibake-no-such-package"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Plan execs (-want +got):\n%s", diff)

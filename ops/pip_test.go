@@ -103,7 +103,7 @@ func TestPipVenvPlan(t *testing.T) {
 			if diff := cmp.Diff(tt.files, opstest.Files(changes)); diff != "" {
 				t.Errorf("Plan file changes (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.execs, execLines(changes)); diff != "" {
+			if diff := cmp.Diff(tt.execs, opstest.ExecLines(changes)); diff != "" {
 				t.Errorf("Plan execs (-want +got):\n%s", diff)
 			}
 			for _, e := range opstest.Execs(changes) {

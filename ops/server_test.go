@@ -42,18 +42,6 @@ func newLiveRoot(t *testing.T, stdout map[string]string) *liveRoot {
 	return &liveRoot{System: sys, stdout: stdout}
 }
 
-func execStrings(changes []*ops.Change) []string {
-	var out []string
-	for _, e := range opstest.Execs(changes) {
-		s := e.String()
-		if e.LiveOnly {
-			s += " (live only)"
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 func TestHostname(t *testing.T) {
 	const fixtureHosts = "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n\n"
 	tests := []struct {
@@ -111,9 +99,9 @@ func TestHostname(t *testing.T) {
 			}
 			var wantExec []string
 			if tt.wantExec {
-				wantExec = []string{"set the running host name: hostname " + tt.host + " (live only)"}
+				wantExec = []string{"set the running host name: hostname " + tt.host + " [live]"}
 			}
-			if diff := cmp.Diff(wantExec, execStrings(changes)); diff != "" {
+			if diff := cmp.Diff(wantExec, opstest.ExecLines(changes)); diff != "" {
 				t.Errorf("Plan() execs (-want +got):\n%s", diff)
 			}
 			if got := readFile(t, sys, "/etc/hostname"); got != tt.host+"\n" {
@@ -135,9 +123,9 @@ func TestHostnameLive(t *testing.T) {
 			changes := opstest.Plan(t, opstest.Env(sys), &ops.Hostname{Name: "raspberrypi"})
 			var want []string
 			if running != "raspberrypi" {
-				want = []string{"set the running host name: hostname raspberrypi (live only)"}
+				want = []string{"set the running host name: hostname raspberrypi [live]"}
 			}
-			if diff := cmp.Diff(want, execStrings(changes)); diff != "" {
+			if diff := cmp.Diff(want, opstest.ExecLines(changes)); diff != "" {
 				t.Errorf("Plan() execs (-want +got):\n%s", diff)
 			}
 		})
@@ -301,7 +289,7 @@ func TestLocale(t *testing.T) {
 			if tt.wantGen {
 				wantExec = []string{fmt.Sprintf(genExec, tt.locale)}
 			}
-			if diff := cmp.Diff(wantExec, execStrings(changes)); diff != "" {
+			if diff := cmp.Diff(wantExec, opstest.ExecLines(changes)); diff != "" {
 				t.Errorf("Plan() execs (-want +got):\n%s", diff)
 			}
 			// Only the locale's own line changes (or is added).

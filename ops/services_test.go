@@ -16,19 +16,6 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// execLines returns the exec changes as their plan lines, marking live-only ones.
-func execLines(changes []*ops.Change) []string {
-	var out []string
-	for _, e := range opstest.Execs(changes) {
-		line := e.String()
-		if e.LiveOnly {
-			line += " [live]"
-		}
-		out = append(out, line)
-	}
-	return out
-}
-
 // writeFile writes a file under a test root (host path root + target path p).
 func writeFile(t *testing.T, root, p, content string) {
 	t.Helper()
@@ -224,7 +211,7 @@ func TestSystemdServicePlan(t *testing.T) {
 			if diff := cmp.Diff(tt.files, opstest.Files(changes)); diff != "" {
 				t.Errorf("Plan file changes (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.execs, execLines(changes)); diff != "" {
+			if diff := cmp.Diff(tt.execs, opstest.ExecLines(changes)); diff != "" {
 				t.Errorf("Plan execs (-want +got):\n%s", diff)
 			}
 			// Once the files are in state, only a restart_on step can
@@ -363,7 +350,7 @@ func TestSystemdServiceLive(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _, _ := liveEnv(t, tt.active...)
 			changes := opstest.Plan(t, env, tt.op)
-			if diff := cmp.Diff(tt.execs, execLines(changes)); diff != "" {
+			if diff := cmp.Diff(tt.execs, opstest.ExecLines(changes)); diff != "" {
 				t.Errorf("Plan execs (-want +got):\n%s", diff)
 			}
 		})
@@ -389,7 +376,7 @@ func TestSSHServer(t *testing.T) {
 		"reload systemd's units: systemctl daemon-reload [live]",
 		"reload sshd's configuration: systemctl try-reload-or-restart ssh.service [live]",
 	}
-	if diff := cmp.Diff(wantExecs, execLines(changes)); diff != "" {
+	if diff := cmp.Diff(wantExecs, opstest.ExecLines(changes)); diff != "" {
 		t.Errorf("Plan execs (-want +got):\n%s", diff)
 	}
 	b, err := os.ReadFile(filepath.Join(root, dropIn))
@@ -419,7 +406,7 @@ func TestSSHServerLive(t *testing.T) {
 		"reload systemd's units: systemctl daemon-reload [live]",
 		"start ssh.service: systemctl start ssh.service [live]",
 	}
-	if diff := cmp.Diff(want, execLines(changes)); diff != "" {
+	if diff := cmp.Diff(want, opstest.ExecLines(changes)); diff != "" {
 		t.Errorf("Plan execs (-want +got):\n%s", diff)
 	}
 	if len(f.queries) != 1 {
@@ -507,7 +494,7 @@ func TestShellRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			changes := opstest.Plan(t, opstest.Env(tt.sys), tt.op)
-			if diff := cmp.Diff(tt.want, execLines(changes)); diff != "" {
+			if diff := cmp.Diff(tt.want, opstest.ExecLines(changes)); diff != "" {
 				t.Errorf("Plan execs (-want +got):\n%s", diff)
 			}
 		})
@@ -516,7 +503,7 @@ func TestShellRun(t *testing.T) {
 	// On a target that cannot run commands, unless is unknown: the command
 	// is planned (and deferred), whatever unless would say.
 	sys, _ := opstest.Root(t)
-	if got := execLines(opstest.Plan(t, opstest.Env(sys), &ops.ShellRun{Command: "make", Unless: "true"})); !cmp.Equal(got, run) {
+	if got := opstest.ExecLines(opstest.Plan(t, opstest.Env(sys), &ops.ShellRun{Command: "make", Unless: "true"})); !cmp.Equal(got, run) {
 		t.Errorf("Plan on a directory = %q, want %q", got, run)
 	}
 

@@ -197,6 +197,20 @@ func Files(changes []*ops.Change) []string {
 	return out
 }
 
+// ExecLines returns the exec changes in changes as their plan lines,
+// live-only ones marked " [live]".
+func ExecLines(changes []*ops.Change) []string {
+	var out []string
+	for _, e := range Execs(changes) {
+		line := e.String()
+		if e.LiveOnly {
+			line += " [live]"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
 // Execs returns the exec changes in changes.
 func Execs(changes []*ops.Change) []*ops.Exec {
 	var out []*ops.Exec
