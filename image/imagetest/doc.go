@@ -57,9 +57,10 @@
 // partition) fail the test with the tool's output. [Stat], [Lookup],
 // [ReadFiles], [ListDirs] and [RootTree] read the ext4 root with debugfs,
 // batching many requests into one run; [BootFile], [BootDir] and
-// [ExtractBoot] read the FAT with mtools. [LoopMountRoot] and
-// [LoopMountBoot] mount a partition read-only through a loop device, the
-// kernel's word, and [Tree] snapshots a directory to compare with.
+// [ExtractBoot] read the FAT with mtools. [LoopMountRoot],
+// [LoopMountBoot] and [LoopMount] mount partitions read-only through loop
+// devices, the kernel's word, and [Tree] snapshots a directory to compare
+// with; RootTree is the same snapshot taken with debugfs alone.
 //
 // # Root
 //
