@@ -227,7 +227,7 @@ func (fsys *FS) writeFile(name string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if len(data) > maxFileSize {
+	if int64(len(data)) > maxFileSize {
 		return fmt.Errorf("%w: %d bytes is more than a FAT32 file can hold", ErrNoSpace, len(data))
 	}
 	p, err := fsys.locate(name)

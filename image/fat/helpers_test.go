@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pibake/pibake/image/fat"
+	"github.com/pibake/pibake/image/mbr"
 )
 
 // The real tools judge what this package writes: dosfstools makes and
@@ -114,7 +115,19 @@ func diskFAT(t testing.TB) image {
 		t.Fatalf("sfdisk: %v\n%s", err, out)
 	}
 	run(t, mkfs, "-F", "32", "-n", "bootfs", "-s", "1", "--offset", "16384", p, fmt.Sprint(98304/2))
-	return image{path: p, offset: 16384 * 512, size: 98304 * 512}
+	// Find the partition as pibake will: through its partition table.
+	table, err := mbr.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := table.RaspberryPi()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Boot.Offset != 16384*512 || l.Boot.Size != 98304*512 {
+		t.Fatalf("boot partition at %d, %d bytes; want sector 16384, 48 MiB", l.Boot.Offset, l.Boot.Size)
+	}
+	return image{path: p, offset: l.Boot.Offset, size: l.Boot.Size}
 }
 
 // open opens img's filesystem with a fixed clock.
