@@ -168,7 +168,7 @@ func (d *dir) markDirty(fsys *FS, fromSlot, toSlot int) {
 	}
 }
 
-// write writes d's changed clusters.
+// writeDir writes d's changed clusters.
 func (fsys *FS) writeDir(d *dir) error {
 	for i := range d.dirty {
 		if err := fsys.writeAt(d.data[int64(i)*fsys.clusterSize:][:fsys.clusterSize], fsys.clusterOffset(d.chain[i])); err != nil {

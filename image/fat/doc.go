@@ -47,8 +47,10 @@
 //   - Open reads the FAT into memory (about 1 MiB for a 512 MiB boot
 //     partition) and refuses a filesystem whose FAT copies differ, whose
 //     FAT mirroring is off, or whose geometry is inconsistent (ErrCorrupt).
-//   - Each change is written through before the method returns; a failure
-//     part-way (a device error, no space) can leave the filesystem
+//   - Each change is written through to the Device before the method
+//     returns (there is no Sync or Close; syncing the file is the caller's).
+//     A change refused before writing (no space, a bad name, a mode) leaves
+//     the filesystem as it was; a device error part-way can leave it
 //     inconsistent, so bake into a copy of an image, never the only one.
 //   - The dirty flag in the boot sector and the backup boot sector are
 //     never touched; the backup FSInfo sector is kept equal to the primary.
