@@ -48,7 +48,7 @@ type FS struct {
 	cache map[uint64]*cachedBlock
 	tx    *transaction
 
-	allocHint uint64 // block after the last allocation
+	wbuf []byte // file data on its way to the device
 }
 
 type cachedBlock struct {
@@ -251,7 +251,6 @@ func (f *FS) begin() error {
 		return fmt.Errorf("an earlier write failed, the filesystem may be inconsistent: %w", f.broken)
 	}
 	sbCopy := slices.Clone(f.sb.raw)
-	hint := f.allocHint
 	f.tx = &transaction{
 		groups:      map[uint32]bool{},
 		blockBitmap: map[uint32]bool{},
@@ -259,7 +258,7 @@ func (f *FS) begin() error {
 		saved:       map[uint64]bool{},
 		savedGroup:  map[uint32]bool{},
 	}
-	f.tx.undo = append(f.tx.undo, func() { copy(f.sb.raw, sbCopy); f.allocHint = hint })
+	f.tx.undo = append(f.tx.undo, func() { copy(f.sb.raw, sbCopy) })
 	return nil
 }
 

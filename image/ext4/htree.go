@@ -262,3 +262,222 @@ func (f *FS) dxFind(dirIno uint32, dir *inode, m *blockMap, name []byte) (*entry
 	}
 	return nil, corruptf("directory inode %d: htree walk does not end", dirIno)
 }
+
+// sealDx writes the dx tail checksum of a modified index block.
+func (f *FS) sealDx(t *dxTree, fr *dxFrame, buf []byte) {
+	if !f.sb.hasMetadataCsum() {
+		return
+	}
+	tail := fr.countOff + fr.limit(buf)*dxEntryLen
+	le.PutUint32(buf[tail:], 0)
+	le.PutUint32(buf[tail+4:], f.dxChecksum(t, fr, buf))
+}
+
+// hashedEntry is a leaf entry being moved by a split.
+type hashedEntry struct {
+	hash  uint32
+	ino   uint32
+	ftype uint8
+	name  []byte
+}
+
+// dxAdd inserts an entry into an htree directory: into the leaf its hash
+// belongs to, splitting that leaf in two by hash when full and adding the
+// new leaf to the index (splitting index nodes, or adding a level under
+// the root, as needed).
+func (f *FS) dxAdd(dirIno uint32, dir *inode, name []byte, ino uint32, ftype uint8) error {
+	m, err := f.blockMap(dirIno, dir)
+	if err != nil {
+		return err
+	}
+	t, root, err := f.dxOpen(dirIno, dir, m)
+	if err != nil {
+		return err
+	}
+	hash, err := dirHash(t.version, t.seed, name)
+	if err != nil {
+		return err
+	}
+	frames, leaf, err := f.dxProbe(t, root, hash)
+	if err != nil {
+		return err
+	}
+	_, rootPhys, _, _ := f.dirBlock(dirIno, m, 0)
+	frames[0].phys = rootPhys
+	_, phys, ok, err := f.dirBlock(dirIno, m, leaf)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return corruptf("directory inode %d: htree leaf %d is a hole", dirIno, leaf)
+	}
+	buf, ents, err := f.leafForWrite(dirIno, dir, phys, leaf)
+	if err != nil {
+		return err
+	}
+	if f.insertInBlock(buf, ents, name, ino, ftype) {
+		f.sealLeaf(dirIno, dir, buf)
+		return nil
+	}
+
+	// Split the leaf: entries sorted by hash, the upper half (by size)
+	// moving to a new block.
+	var moved []hashedEntry
+	total := 0
+	for _, e := range ents {
+		if e.ino == 0 {
+			continue
+		}
+		h, err := dirHash(t.version, t.seed, e.name)
+		if err != nil {
+			return err
+		}
+		moved = append(moved, hashedEntry{h, e.ino, e.ftype, append([]byte(nil), e.name...)})
+		total += direntLen(len(e.name))
+	}
+	if len(moved) < 2 {
+		return corruptf("directory inode %d: htree leaf %d is full with %d entries", dirIno, leaf, len(moved))
+	}
+	sortByHash(moved)
+	split, size := 0, 0
+	for split < len(moved)-1 && size+direntLen(len(moved[split].name)) <= total/2 {
+		size += direntLen(len(moved[split].name))
+		split++
+	}
+	split = max(split, 1)
+	hash2 := moved[split].hash
+	if moved[split-1].hash == hash2 {
+		hash2 |= dxHashCollision
+	}
+	newLeaf, newPhys, err := f.appendDirBlock(dirIno, dir, m)
+	if err != nil {
+		return err
+	}
+	t.nblocks++
+	f.fillLeaf(buf, moved[:split])
+	nbuf := f.metaNew(newPhys)
+	f.fillLeaf(nbuf, moved[split:])
+	target, tents := buf, []dirent(nil)
+	if hash >= hash2&^dxHashCollision {
+		target = nbuf
+	}
+	if tents, err = f.splitDirents(dirIno, leaf, target[:f.leafEnd()]); err != nil {
+		return err
+	}
+	if !f.insertInBlock(target, tents, name, ino, ftype) {
+		return corruptf("directory inode %d: entry does not fit a freshly split leaf", dirIno)
+	}
+	f.sealLeaf(dirIno, dir, buf)
+	f.sealLeaf(dirIno, dir, nbuf)
+	return f.dxInsertIndex(t, m, frames, len(frames)-1, hash2, newLeaf)
+}
+
+func sortByHash(es []hashedEntry) {
+	// Insertion sort keeps equal hashes in block order; leaves are small.
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].hash < es[j-1].hash; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
+
+// fillLeaf rewrites a leaf block with the given entries packed from the
+// start, the last one spanning to the checksum tail.
+func (f *FS) fillLeaf(buf []byte, es []hashedEntry) {
+	end := f.leafEnd()
+	clear(buf[:end])
+	off := 0
+	for i, e := range es {
+		rec := direntLen(len(e.name))
+		if i == len(es)-1 {
+			rec = end - off
+		}
+		f.putDirent(buf, off, rec, e.ino, e.name, e.ftype)
+		off += rec
+	}
+	if len(es) == 0 {
+		f.putDirent(buf, 0, end, 0, nil, 0)
+	}
+}
+
+// dxInsertIndex adds (hash, block) after the followed entry of the index
+// block at frames[level], making room as needed.
+func (f *FS) dxInsertIndex(t *dxTree, m *blockMap, frames []dxFrame, level int, hash, block uint32) error {
+	fr := &frames[level]
+	buf, err := f.metaWrite(fr.phys)
+	if err != nil {
+		return err
+	}
+	count, limit := fr.count(buf), fr.limit(buf)
+	if count < limit {
+		pos := fr.countOff + (fr.idx+1)*dxEntryLen
+		end := fr.countOff + count*dxEntryLen
+		copy(buf[pos+dxEntryLen:end+dxEntryLen], buf[pos:end])
+		le.PutUint32(buf[pos:], hash)
+		le.PutUint32(buf[pos+4:], block)
+		le.PutUint16(buf[fr.countOff+2:], uint16(count+1))
+		f.sealDx(t, fr, buf)
+		return nil
+	}
+	maxLevels := 2
+	if f.sb.hasLargeDir() {
+		maxLevels = 3
+	}
+	if level == 0 {
+		// The root is full: move its entries into a new node below it.
+		if t.levels+1 >= maxLevels {
+			return fmt.Errorf("%w: directory inode %d: htree index is full (%d levels)", ErrNoSpace, t.ino, t.levels+1)
+		}
+		nodeBlock, nodePhys, err := f.appendDirBlock(t.ino, t.dir, m)
+		if err != nil {
+			return err
+		}
+		t.nblocks++
+		node := f.metaNew(nodePhys)
+		le.PutUint16(node[4:], f.encodeRecLen(int(f.bs)))
+		copy(node[dxNodeCountOff:], buf[fr.countOff:fr.countOff+count*dxEntryLen])
+		child := dxFrame{lblk: nodeBlock, phys: nodePhys, countOff: dxNodeCountOff, idx: fr.idx}
+		le.PutUint16(node[child.countOff:], uint16(f.dxLimit(dxNodeCountOff)))
+		le.PutUint16(node[child.countOff+2:], uint16(count))
+		clear(buf[fr.countOff+dxEntryLen : fr.countOff+count*dxEntryLen])
+		le.PutUint16(buf[fr.countOff+2:], 1)
+		le.PutUint32(buf[fr.countOff+4:], nodeBlock)
+		buf[dxRootInfoOff+6]++
+		t.levels++
+		fr.idx = 0
+		f.sealDx(t, fr, buf)
+		f.sealDx(t, &child, node)
+		frames = append(frames[:1], append([]dxFrame{child}, frames[1:]...)...)
+		return f.dxInsertIndex(t, m, frames, 1, hash, block)
+	}
+	// An interior node is full: split it and index the upper half in the
+	// parent.
+	newBlock, newPhys, err := f.appendDirBlock(t.ino, t.dir, m)
+	if err != nil {
+		return err
+	}
+	t.nblocks++
+	half := count / 2
+	node := f.metaNew(newPhys)
+	le.PutUint16(node[4:], f.encodeRecLen(int(f.bs)))
+	sibling := dxFrame{lblk: newBlock, phys: newPhys, countOff: dxNodeCountOff}
+	copy(node[sibling.countOff:], buf[fr.countOff+half*dxEntryLen:fr.countOff+count*dxEntryLen])
+	le.PutUint16(node[sibling.countOff:], uint16(f.dxLimit(dxNodeCountOff)))
+	le.PutUint16(node[sibling.countOff+2:], uint16(count-half))
+	midHash, _ := fr.entry(buf, half)
+	clear(buf[fr.countOff+half*dxEntryLen : fr.countOff+count*dxEntryLen])
+	le.PutUint16(buf[fr.countOff+2:], uint16(half))
+	// Our entry goes after entry idx: in the lower half when idx < half,
+	// else in the new node.
+	if fr.idx < half {
+		f.sealDx(t, &sibling, node)
+	} else {
+		f.sealDx(t, fr, buf)
+		sibling.idx = fr.idx - half
+		frames[level] = sibling
+	}
+	if err := f.dxInsertIndex(t, m, frames, level, hash, block); err != nil {
+		return err
+	}
+	return f.dxInsertIndex(t, m, frames, level-1, midHash, newBlock)
+}
