@@ -142,7 +142,7 @@ func (e *Env) owner(owner, group string) (uid, gid int, err error) {
 }
 
 func (e *Env) attrs(fi *FileInfo, p string, mode Mode, uid, gid int) []*Change {
-	if ModeOf(fi.Mode) == mode && fi.UID == uid && fi.GID == gid {
+	if fi.FixedMode || ModeOf(fi.Mode) == mode && fi.UID == uid && fi.GID == gid {
 		return nil
 	}
 	return []*Change{{Kind: Attrs, Path: p, Mode: mode, UID: uid, GID: gid}}

@@ -44,6 +44,10 @@ type FileInfo struct {
 	GID    int         `json:"gid"`
 	Size   int64       `json:"size"`
 	Target string      `json:"target,omitempty"` // of a symbolic link
+	// FixedMode says the filesystem holding it keeps no modes or owners
+	// (FAT, as the boot partition): what Mode, UID and GID say is all it
+	// can be, so ops do not try to change them.
+	FixedMode bool `json:"fixed_mode,omitempty"`
 }
 
 // IsDir reports whether fi describes a directory.
