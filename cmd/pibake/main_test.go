@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:  "testdata/script",
-		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits},
+		Cmds: scriptCmds(map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits}),
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("EXAMPLES", examplesDir())
 			return nil

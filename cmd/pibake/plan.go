@@ -45,7 +45,7 @@ operation, printing what it changed. On a target that cannot run commands
 		if err != nil {
 			return err
 		}
-		sys, err := openTarget(target)
+		sys, closeTarget, err := openTarget(target, apply)
 		if err != nil {
 			return err
 		}
@@ -72,6 +72,9 @@ operation, printing what it changed. On a target that cannot run commands
 			Redact:    redact,
 			KeepGoing: keepGoing,
 		}, rep)
+		if cerr := closeTarget(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return err
 		}
@@ -81,7 +84,7 @@ operation, printing what it changed. On a target that cannot run commands
 		return nil
 	}
 	flags.register(cmd)
-	cmd.Flags().StringVarP(&target, "target", "t", "", "where to plan or apply: dir:PATH or local")
+	cmd.Flags().StringVarP(&target, "target", "t", "", "where to plan or apply: dir:PATH, image:FILE or local")
 	cmd.Flags().StringVar(&secrets, "secrets", "", "`FILE` of NAME=value lines for secret(\"NAME\") (the environment overrides it)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line instead of text")
 	cmd.Flags().BoolVar(&showOK, "show-ok", false, "also list operations already in state")
