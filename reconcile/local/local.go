@@ -127,6 +127,12 @@ func (s *System) info(p, hp string, fi fs.FileInfo) (*ops.FileInfo, error) {
 		out.Name = "/"
 	}
 	out.UID, out.GID = fileOwner(fi)
+	// statfs follows links: ask about a link's directory instead.
+	if out.Mode&fs.ModeSymlink != 0 {
+		out.FixedMode = fixedModes(filepath.Dir(hp))
+	} else {
+		out.FixedMode = fixedModes(hp)
+	}
 	if out.Mode&fs.ModeSymlink != 0 {
 		target, err := os.Readlink(hp)
 		if err != nil {
@@ -324,7 +330,12 @@ func (s *System) remove(c *ops.Change) error {
 }
 
 // chmodChown sets the owner first: chown clears setuid and setgid bits.
+// On a filesystem that keeps neither (FAT) it does nothing: the ops ask
+// for nothing there, and a new file gets what the mount gives.
 func (s *System) chmodChown(hp string, mode ops.Mode, uid, gid int) error {
+	if fixedModes(hp) {
+		return nil
+	}
 	if err := s.chown(hp, uid, gid); err != nil {
 		return err
 	}
