@@ -55,9 +55,9 @@ func hasDirTail(buf []byte) bool {
 	return le.Uint32(t) == 0 && le.Uint16(t[4:]) == dirTailLen && t[6] == 0 && t[7] == dirTailType
 }
 
-// parseDirents splits a directory leaf block into entries (empty ones
-// included, the checksum tail excluded) and verifies its checksum.
-func (f *FS) parseDirents(dirIno uint32, dir *inode, lblk uint32, buf []byte) ([]dirent, error) {
+// leafEntries returns the part of a leaf block holding entries (all of it,
+// or all but the checksum tail) after verifying the checksum.
+func (f *FS) leafEntries(dirIno uint32, dir *inode, lblk uint32, buf []byte) ([]byte, error) {
 	end := len(buf)
 	if f.sb.hasMetadataCsum() && hasDirTail(buf) {
 		end -= dirTailLen
@@ -66,16 +66,37 @@ func (f *FS) parseDirents(dirIno uint32, dir *inode, lblk uint32, buf []byte) ([
 			return nil, corruptf("directory inode %d block %d: checksum 0x%08x, computed 0x%08x", dirIno, lblk, got, want)
 		}
 	}
-	return f.splitDirents(dirIno, lblk, buf[:end])
+	return buf[:end], nil
+}
+
+// parseDirents splits a directory leaf block into entries (empty ones
+// included, the checksum tail excluded) and verifies its checksum.
+func (f *FS) parseDirents(dirIno uint32, dir *inode, lblk uint32, buf []byte) ([]dirent, error) {
+	area, err := f.leafEntries(dirIno, dir, lblk, buf)
+	if err != nil {
+		return nil, err
+	}
+	return f.splitDirents(dirIno, lblk, area)
 }
 
 func (f *FS) splitDirents(dirIno uint32, lblk uint32, buf []byte) ([]dirent, error) {
-	var ents []dirent
+	ents := make([]dirent, 0, 16)
+	err := f.walkDirents(dirIno, lblk, buf, func(e *dirent) bool {
+		ents = append(ents, *e)
+		return true
+	})
+	return ents, err
+}
+
+// walkDirents calls fn for each entry of buf until it returns false,
+// checking each entry's shape.
+func (f *FS) walkDirents(dirIno uint32, lblk uint32, buf []byte, fn func(e *dirent) bool) error {
+	var e dirent
 	for off := 0; off < len(buf); {
 		if off+direntHeaderLen > len(buf) {
-			return nil, corruptf("directory inode %d block %d: entry at %d runs past the block", dirIno, lblk, off)
+			return corruptf("directory inode %d block %d: entry at %d runs past the block", dirIno, lblk, off)
 		}
-		e := dirent{off: off, ino: le.Uint32(buf[off:]), recLen: f.decodeRecLen(le.Uint16(buf[off+4:]))}
+		e = dirent{off: off, ino: le.Uint32(buf[off:]), recLen: f.decodeRecLen(le.Uint16(buf[off+4:]))}
 		nameLen := int(buf[off+6])
 		if f.sb.hasFiletype() {
 			e.ftype = buf[off+7]
@@ -83,20 +104,22 @@ func (f *FS) splitDirents(dirIno uint32, lblk uint32, buf []byte) ([]dirent, err
 			nameLen |= int(buf[off+7]) << 8
 		}
 		if e.recLen < direntHeaderLen || e.recLen%4 != 0 || off+e.recLen > len(buf) || direntHeaderLen+nameLen > e.recLen {
-			return nil, corruptf("directory inode %d block %d: entry at %d has record length %d, name length %d",
+			return corruptf("directory inode %d block %d: entry at %d has record length %d, name length %d",
 				dirIno, lblk, off, e.recLen, nameLen)
 		}
 		if e.ino != 0 {
 			if e.ino > f.sb.inodesCount || nameLen == 0 {
-				return nil, corruptf("directory inode %d block %d: entry at %d for inode %d, name length %d",
+				return corruptf("directory inode %d block %d: entry at %d for inode %d, name length %d",
 					dirIno, lblk, off, e.ino, nameLen)
 			}
 			e.name = buf[off+direntHeaderLen : off+direntHeaderLen+nameLen]
 		}
-		ents = append(ents, e)
+		if !fn(&e) {
+			return nil
+		}
 		off += e.recLen
 	}
-	return ents, nil
+	return nil
 }
 
 // dirBlocks is how many blocks directory dir spans.
@@ -204,18 +227,21 @@ func (f *FS) findInBlock(dirIno uint32, dir *inode, m *blockMap, lb uint32, name
 	if err != nil || !ok {
 		return nil, err
 	}
-	ents, err := f.parseDirents(dirIno, dir, lb, buf)
+	area, err := f.leafEntries(dirIno, dir, lb, buf)
 	if err != nil {
 		return nil, err
 	}
+	var loc *entryLoc
 	prev := -1
-	for _, e := range ents {
+	err = f.walkDirents(dirIno, lb, area, func(e *dirent) bool {
 		if e.ino != 0 && bytes.Equal(e.name, name) {
-			return &entryLoc{lblk: lb, phys: phys, ent: e, prev: prev}, nil
+			loc = &entryLoc{lblk: lb, phys: phys, ent: *e, prev: prev}
+			return false
 		}
 		prev = e.off
-	}
-	return nil, nil
+		return true
+	})
+	return loc, err
 }
 
 // indexed tells whether lookups in dir go through its htree.
