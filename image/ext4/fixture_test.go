@@ -132,3 +132,5 @@ func openImage(t testing.TB, img string, opts Options) (*FS, *os.File) {
 	}
 	return fsys, file
 }
+
+var execCommand = exec.Command
