@@ -3,6 +3,7 @@ package ext4
 import (
 	"bytes"
 	"fmt"
+	"iter"
 )
 
 // Directory entry layout (directory.rst): inode u32, rec_len u16, name_len
@@ -131,6 +132,24 @@ func (f *FS) dirBlocks(dirIno uint32, dir *inode) (uint32, error) {
 	return uint32(size / f.bs), nil
 }
 
+// mappedBlocks yields the logical and physical numbers of the written
+// blocks below n of a block map, in order: a directory's blocks, without
+// walking the holes a corrupt size could claim.
+func mappedBlocks(m *blockMap, n uint32) iter.Seq2[uint32, uint64] {
+	return func(yield func(uint32, uint64) bool) {
+		for _, e := range m.extents {
+			if e.unwritten {
+				continue
+			}
+			for i := uint32(0); i < e.length && e.logical+i < n; i++ {
+				if !yield(e.logical+i, e.physical+uint64(i)) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // dirBlock reads logical block lb of a directory; ok is false for a hole.
 func (f *FS) dirBlock(dirIno uint32, m *blockMap, lb uint32) (buf []byte, phys uint64, ok bool, err error) {
 	i, found := m.lookup(lb)
@@ -163,13 +182,10 @@ func (f *FS) readDirents(dirIno uint32, dir *inode, fn func(e dirent) error) err
 		return err
 	}
 	indexed := dir.hasIndex()
-	for lb := range n {
-		buf, _, ok, err := f.dirBlock(dirIno, m, lb)
+	for lb, phys := range mappedBlocks(m, n) {
+		buf, err := f.meta(phys)
 		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
+			return fmt.Errorf("directory inode %d: %w", dirIno, err)
 		}
 		if indexed && lb > 0 && f.isDxNode(buf) {
 			continue
@@ -206,19 +222,42 @@ type entryLoc struct {
 // directory is indexed, else block by block. It returns nil when absent.
 func (f *FS) findEntry(dirIno uint32, dir *inode, m *blockMap, name []byte) (*entryLoc, error) {
 	if f.indexed(dir) {
+		if string(name) == "." || string(name) == ".." {
+			return f.dxDotEntry(dirIno, m, name)
+		}
 		return f.dxFind(dirIno, dir, m, name)
 	}
 	n, err := f.dirBlocks(dirIno, dir)
 	if err != nil {
 		return nil, err
 	}
-	for lb := range n {
+	for lb := range mappedBlocks(m, n) {
 		loc, err := f.findInBlock(dirIno, dir, m, lb, name)
 		if loc != nil || err != nil {
 			return loc, err
 		}
 	}
 	return nil, nil
+}
+
+// dxDotEntry finds "." or ".." of an indexed directory: they lead its
+// root block, outside any hash range.
+func (f *FS) dxDotEntry(dirIno uint32, m *blockMap, name []byte) (*entryLoc, error) {
+	buf, phys, ok, err := f.dirBlock(dirIno, m, 0)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var loc *entryLoc
+	prev, n := -1, 0
+	err = f.walkDirents(dirIno, 0, buf, func(e *dirent) bool {
+		if e.ino != 0 && bytes.Equal(e.name, name) {
+			loc = &entryLoc{lblk: 0, phys: phys, ent: *e, prev: prev}
+		}
+		prev = e.off
+		n++
+		return loc == nil && n < 2
+	})
+	return loc, err
 }
 
 // findInBlock looks for name in leaf block lb.

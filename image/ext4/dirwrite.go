@@ -108,12 +108,7 @@ func (f *FS) addEntry(dirIno uint32, dir *inode, name []byte, ino uint32, ftype 
 	if err != nil {
 		return err
 	}
-	for lb := range n {
-		i, ok := m.lookup(lb)
-		if !ok || m.extents[i].unwritten {
-			continue
-		}
-		phys := m.extents[i].physical + uint64(lb-m.extents[i].logical)
+	for lb, phys := range mappedBlocks(m, n) {
 		buf, err := f.meta(phys)
 		if err != nil {
 			return err

@@ -315,17 +315,22 @@ func (s *sequence) step() {
 		s.must(s.fsys.Chtimes(p, a.Mtime, a.Mtime), "Chtimes "+p)
 		s.m[p].mtime = a.Mtime
 	case r < 93:
-		// Hundreds of inserts into the htree directory, then removals.
+		// Hundreds of inserts into the htree directory (or, when it has
+		// been renamed away, into any directory), then removals.
+		dir := "/etc"
+		if n := s.m[dir]; n == nil || n.kind != 'd' {
+			dir = s.pick(dirs)
+		}
 		n := 50 + s.rng.IntN(250)
-		s.logf("burst of %d files into /etc", n)
+		s.logf("burst of %d files into %s", n, dir)
 		for range n {
-			p := s.name("/etc")
+			p := s.name(dir)
 			a, perm := s.attr()
 			data := []byte(p)
 			s.must(s.fsys.WriteFile(p, bytes.NewReader(data), a), "WriteFile "+p)
 			s.m[p] = &node{kind: 'f', perm: perm, uid: a.UID, gid: a.GID, data: data, mtime: a.Mtime}
 		}
-		files := s.m.children("/etc")
+		files := s.m.children(dir)
 		slices.Sort(files)
 		for range s.rng.IntN(min(len(files), 150)) {
 			i := s.rng.IntN(len(files))

@@ -26,6 +26,17 @@ type Attr struct {
 
 const linkMax = 65000 // the kernel's EXT4_LINK_MAX
 
+// errRoot is what parent says of the root, which has no entry to change;
+// callers say it the way the system calls do.
+var errRoot = syscall.EBUSY
+
+func rootAs(err, instead error) error {
+	if err == errRoot {
+		return instead
+	}
+	return err
+}
+
 // change runs fn as one transaction under the lock, committing it when fn
 // succeeds and undoing it otherwise.
 func (f *FS) change(op, name string, fn func() error) error {
@@ -45,7 +56,7 @@ func (f *FS) parent(name string) (uint32, *inode, []byte, error) {
 		return 0, nil, nil, err
 	}
 	if p == "/" {
-		return 0, nil, nil, syscall.EBUSY // the root has no entry to change
+		return 0, nil, nil, errRoot
 	}
 	base := path.Base(p)
 	if len(base) > maxNameLen {
@@ -124,7 +135,7 @@ func (f *FS) WriteFile(name string, r io.Reader, attr Attr) error {
 	return f.change("writefile", name, func() error {
 		dirIno, dir, base, err := f.parent(name)
 		if err != nil {
-			return err
+			return rootAs(err, syscall.EISDIR)
 		}
 		old, err := f.lookupIn(dirIno, dir, base)
 		if err != nil {
@@ -353,7 +364,7 @@ func (f *FS) MkdirAll(name string, attr Attr) error {
 func (f *FS) mkdir(name string, attr Attr) error {
 	dirIno, dir, base, err := f.parent(name)
 	if err != nil {
-		return err
+		return rootAs(err, fs.ErrExist)
 	}
 	if loc, err := f.lookupIn(dirIno, dir, base); err != nil || loc != nil {
 		if loc != nil {
@@ -413,7 +424,7 @@ func (f *FS) Symlink(target, name string, attr Attr) error {
 		}
 		dirIno, dir, base, err := f.parent(name)
 		if err != nil {
-			return err
+			return rootAs(err, fs.ErrExist)
 		}
 		if loc, err := f.lookupIn(dirIno, dir, base); err != nil || loc != nil {
 			if loc != nil {
