@@ -200,12 +200,13 @@ const writeChunk = 4 << 20
 // writeData streams r into newly allocated blocks of inode ino and builds
 // its extent tree, size and block count.
 func (f *FS) writeData(ino uint32, in *inode, r io.Reader) error {
+	free := f.sb.freeBlocks()
 	hint := sizeHint(r)
 	if hint > 0 {
 		// Refuse up front, before writing a byte, when it cannot fit.
 		need := (uint64(hint) + f.bs - 1) / f.bs
 		need += uint64(f.treeBlocksFor(int(need/maxExtentLen) + 1))
-		if free := f.sb.freeBlocks(); need > free {
+		if need > free {
 			return fmt.Errorf("%w: %d blocks needed, %d free (%d missing)", ErrNoSpace, need, free, need-free)
 		}
 	}
@@ -236,7 +237,7 @@ func (f *FS) writeData(ino uint32, in *inode, r io.Reader) error {
 				start, got, err := f.allocBlocks(goal, want-done, nblocks-done)
 				if err != nil {
 					if errors.Is(err, ErrNoSpace) {
-						return f.noSpace(r, size+uint64(done)*f.bs, uint64(n)-uint64(done)*f.bs)
+						return f.noSpace(r, size+uint64(n), free)
 					}
 					return err
 				}
@@ -285,11 +286,14 @@ func (f *FS) dataBuffer(n int) []byte {
 	return f.wbuf[:n]
 }
 
-// noSpace reads the rest of r to say how much space was missing.
-func (f *FS) noSpace(r io.Reader, written, pending uint64) error {
+// noSpace reads the rest of r to say how much space was missing: read
+// bytes so far, free blocks before the write.
+func (f *FS) noSpace(r io.Reader, read, free uint64) error {
 	rest, _ := io.Copy(io.Discard, r)
-	missing := (pending + uint64(rest) + f.bs - 1) / f.bs
-	return fmt.Errorf("%w: %d more blocks needed (a %d-byte file)", ErrNoSpace, missing, written+pending+uint64(rest))
+	size := read + uint64(rest)
+	need := (size + f.bs - 1) / f.bs
+	need += uint64(f.treeBlocksFor(int(need/maxExtentLen) + 1))
+	return fmt.Errorf("%w: a %d-byte file needs %d blocks, %d free (%d missing)", ErrNoSpace, size, need, free, need-min(need, free))
 }
 
 // unlinkInode drops one link to inode ino, releasing it with its last.

@@ -3,7 +3,10 @@ package ext4
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -78,3 +81,78 @@ func fmtInt(i int) string {
 	return s
 }
 func pad4(i int) string { s := fmtInt(i); return strings.Repeat("0", 4-len(s)) + s }
+
+// TestNoSpace checks that running out of blocks or inodes changes
+// nothing the filesystem uses and says how much was missing.
+func TestNoSpace(t *testing.T) {
+	needTools(t)
+	img := mkfs(t, profile{"small", 4096, "^64bit,^huge_file,^has_journal"}, 8, "")
+	run(t, "tune2fs", "-r", "0", img) // so that free means usable by anyone
+	fsys, file := openImage(t, img, Options{})
+	before := func() ([]byte, []Range, Stats) {
+		raw, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := fsys.UsedRanges()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw, r, fsys.Statfs()
+	}
+	unchanged := func(what string, raw []byte, ranges []Range, st Stats) {
+		t.Helper()
+		file.Sync()
+		now, _ := os.ReadFile(img)
+		for _, r := range ranges {
+			if !bytes.Equal(now[r.Off:r.Off+r.Len], raw[r.Off:r.Off+r.Len]) {
+				t.Errorf("%s changed used bytes in %d+%d", what, r.Off, r.Len)
+			}
+		}
+		if got := fsys.Statfs(); got != st {
+			t.Errorf("%s: Statfs() = %+v, was %+v", what, got, st)
+		}
+	}
+
+	raw, ranges, st := before()
+	huge := bytes.Repeat([]byte("x"), 16<<20)
+	err := fsys.WriteFile("/huge", bytes.NewReader(huge), Attr{Mode: 0o644})
+	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("WriteFile(16 MiB, sized) = %v, want ErrNoSpace saying how much is missing", err)
+	}
+	if now, _ := os.ReadFile(img); !bytes.Equal(now, raw) {
+		t.Errorf("a sized WriteFile refused for space wrote to the image")
+	}
+	err = fsys.WriteFile("/huge", io.MultiReader(bytes.NewReader(huge)), Attr{Mode: 0o644})
+	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("WriteFile(16 MiB, streamed) = %v, want ErrNoSpace saying how many blocks are missing", err)
+	}
+	t.Logf("out of space: %v", err)
+	unchanged("a streamed WriteFile out of space", raw, ranges, st)
+
+	// Use up the inodes with empty files, then one more must fail.
+	var i int
+	for i = 0; ; i++ {
+		err := fsys.WriteFile(fmt.Sprintf("/e%d", i), strings.NewReader(""), Attr{Mode: 0o644})
+		if errors.Is(err, ErrNoSpace) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := fsys.Statfs(); st.FreeInodes != 0 {
+		t.Errorf("ErrNoSpace with %d inodes free", st.FreeInodes)
+	}
+	raw, ranges, st = before()
+	if err := fsys.Mkdir("/d", Attr{Mode: 0o755}); !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "inodes") {
+		t.Errorf("Mkdir with no inodes = %v, want ErrNoSpace about inodes", err)
+	}
+	unchanged("a Mkdir out of inodes", raw, ranges, st)
+	for j := 0; j < i; j += 2 {
+		if err := fsys.Remove(fmt.Sprintf("/e%d", j)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsck(t, img)
+}
