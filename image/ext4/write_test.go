@@ -86,7 +86,7 @@ func pad4(i int) string { s := fmtInt(i); return strings.Repeat("0", 4-len(s)) +
 // nothing the filesystem uses and says how much was missing.
 func TestNoSpace(t *testing.T) {
 	needTools(t)
-	img := mkfs(t, profile{"small", 4096, "^64bit,^huge_file,^has_journal"}, 8, "")
+	img := mkfs(t, profile{name: "small", blockSize: 4096, features: "^64bit,^huge_file,^has_journal", groupBlocks: 1024}, 8, "")
 	run(t, "tune2fs", "-r", "0", img) // so that free means usable by anyone
 	fsys, file := openImage(t, img, Options{})
 	before := func() ([]byte, []Range, Stats) {
