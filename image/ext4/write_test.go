@@ -156,3 +156,50 @@ func TestNoSpace(t *testing.T) {
 	}
 	fsck(t, img)
 }
+
+// TestBlockMappedFiles edits an ext3 filesystem converted to extents
+// (tune2fs -O extent): its old files keep their block maps, and must be
+// removable, replaceable, and their directories must grow.
+func TestBlockMappedFiles(t *testing.T) {
+	src, _ := sourceTree(t)
+	img := mkfs(t, profile{name: "ext3", blockSize: 1024, features: "^extent,^flex_bg,^64bit,^metadata_csum,^huge_file,^dir_nlink,^extra_isize"}, 48, src)
+	run(t, "tune2fs", "-O", "extent", img)
+	fsys, _ := openImage(t, img, Options{})
+	_, in, err := fsys.resolve("/sparse", false)
+	if err != nil || in.hasExtents() {
+		t.Fatalf("fixture: /sparse should be block-mapped (%v)", err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(fsys.Remove("/sparse")) // double indirect, with holes
+	must(fsys.Remove("/big"))
+	must(fsys.WriteFile("/block", strings.NewReader("now an extent file\n"), Attr{Mode: 0o644}))
+	for i := range 200 {
+		must(fsys.WriteFile(fmt.Sprintf("/dir/grown-%03d-%s", i, strings.Repeat("g", 40)), strings.NewReader(fmt.Sprint(i)), Attr{Mode: 0o644}))
+	}
+	must(fsys.Remove("/many/entry-0001-with-a-longer-name"))
+	// /many is a linear directory past its twelve direct blocks: growing
+	// it turns its block map into an extent tree.
+	for i := range 300 {
+		must(fsys.WriteFile(fmt.Sprintf("/many/more-%03d-%s", i, strings.Repeat("m", 60)), strings.NewReader("m"), Attr{Mode: 0o644}))
+	}
+	_, in, err = fsys.resolve("/many", false)
+	if err != nil || !in.hasExtents() || in.hasIndex() {
+		t.Errorf("/many after growing: extents %v, indexed %v (%v); want a linear extent-mapped directory", in.hasExtents(), in.hasIndex(), err)
+	}
+	fsck(t, img)
+	ro, _ := openImage(t, img, Options{ReadOnly: true})
+	for i := range 200 {
+		name := fmt.Sprintf("/dir/grown-%03d-%s", i, strings.Repeat("g", 40))
+		if data, err := ro.ReadFile(name); err != nil || string(data) != fmt.Sprint(i) {
+			t.Fatalf("ReadFile(%s) = %q, %v", name, data, err)
+		}
+	}
+	if out := debugfs(t, img, "cat /block"); !strings.Contains(out, "now an extent file") {
+		t.Errorf("debugfs cat /block:\n%s", out)
+	}
+}
