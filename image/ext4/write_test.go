@@ -15,7 +15,11 @@ import (
 
 func TestWriteBasics(t *testing.T) {
 	src, _ := sourceTree(t)
-	for _, p := range profiles {
+	extra := []profile{
+		{name: "no-filetype", blockSize: 4096, features: "^filetype", groupBlocks: 4096},
+		{name: "no-dir_index", blockSize: 2048, features: "^dir_index,^metadata_csum,uninit_bg"},
+	}
+	for _, p := range append(profiles, extra...) {
 		t.Run(p.name, func(t *testing.T) {
 			img := mkfs(t, p, 48, src)
 			index(t, img)
