@@ -3,6 +3,7 @@ package ext4
 import (
 	"bytes"
 	"fmt"
+	"iter"
 )
 
 // Directory entry layout (directory.rst): inode u32, rec_len u16, name_len
@@ -55,9 +56,9 @@ func hasDirTail(buf []byte) bool {
 	return le.Uint32(t) == 0 && le.Uint16(t[4:]) == dirTailLen && t[6] == 0 && t[7] == dirTailType
 }
 
-// parseDirents splits a directory leaf block into entries (empty ones
-// included, the checksum tail excluded) and verifies its checksum.
-func (f *FS) parseDirents(dirIno uint32, dir *inode, lblk uint32, buf []byte) ([]dirent, error) {
+// leafEntries returns the part of a leaf block holding entries (all of it,
+// or all but the checksum tail) after verifying the checksum.
+func (f *FS) leafEntries(dirIno uint32, dir *inode, lblk uint32, buf []byte) ([]byte, error) {
 	end := len(buf)
 	if f.sb.hasMetadataCsum() && hasDirTail(buf) {
 		end -= dirTailLen
@@ -66,16 +67,37 @@ func (f *FS) parseDirents(dirIno uint32, dir *inode, lblk uint32, buf []byte) ([
 			return nil, corruptf("directory inode %d block %d: checksum 0x%08x, computed 0x%08x", dirIno, lblk, got, want)
 		}
 	}
-	return f.splitDirents(dirIno, lblk, buf[:end])
+	return buf[:end], nil
+}
+
+// parseDirents splits a directory leaf block into entries (empty ones
+// included, the checksum tail excluded) and verifies its checksum.
+func (f *FS) parseDirents(dirIno uint32, dir *inode, lblk uint32, buf []byte) ([]dirent, error) {
+	area, err := f.leafEntries(dirIno, dir, lblk, buf)
+	if err != nil {
+		return nil, err
+	}
+	return f.splitDirents(dirIno, lblk, area)
 }
 
 func (f *FS) splitDirents(dirIno uint32, lblk uint32, buf []byte) ([]dirent, error) {
-	var ents []dirent
+	ents := make([]dirent, 0, 16)
+	err := f.walkDirents(dirIno, lblk, buf, func(e *dirent) bool {
+		ents = append(ents, *e)
+		return true
+	})
+	return ents, err
+}
+
+// walkDirents calls fn for each entry of buf until it returns false,
+// checking each entry's shape.
+func (f *FS) walkDirents(dirIno uint32, lblk uint32, buf []byte, fn func(e *dirent) bool) error {
+	var e dirent
 	for off := 0; off < len(buf); {
 		if off+direntHeaderLen > len(buf) {
-			return nil, corruptf("directory inode %d block %d: entry at %d runs past the block", dirIno, lblk, off)
+			return corruptf("directory inode %d block %d: entry at %d runs past the block", dirIno, lblk, off)
 		}
-		e := dirent{off: off, ino: le.Uint32(buf[off:]), recLen: f.decodeRecLen(le.Uint16(buf[off+4:]))}
+		e = dirent{off: off, ino: le.Uint32(buf[off:]), recLen: f.decodeRecLen(le.Uint16(buf[off+4:]))}
 		nameLen := int(buf[off+6])
 		if f.sb.hasFiletype() {
 			e.ftype = buf[off+7]
@@ -83,20 +105,22 @@ func (f *FS) splitDirents(dirIno uint32, lblk uint32, buf []byte) ([]dirent, err
 			nameLen |= int(buf[off+7]) << 8
 		}
 		if e.recLen < direntHeaderLen || e.recLen%4 != 0 || off+e.recLen > len(buf) || direntHeaderLen+nameLen > e.recLen {
-			return nil, corruptf("directory inode %d block %d: entry at %d has record length %d, name length %d",
+			return corruptf("directory inode %d block %d: entry at %d has record length %d, name length %d",
 				dirIno, lblk, off, e.recLen, nameLen)
 		}
 		if e.ino != 0 {
 			if e.ino > f.sb.inodesCount || nameLen == 0 {
-				return nil, corruptf("directory inode %d block %d: entry at %d for inode %d, name length %d",
+				return corruptf("directory inode %d block %d: entry at %d for inode %d, name length %d",
 					dirIno, lblk, off, e.ino, nameLen)
 			}
 			e.name = buf[off+direntHeaderLen : off+direntHeaderLen+nameLen]
 		}
-		ents = append(ents, e)
+		if !fn(&e) {
+			return nil
+		}
 		off += e.recLen
 	}
-	return ents, nil
+	return nil
 }
 
 // dirBlocks is how many blocks directory dir spans.
@@ -106,6 +130,24 @@ func (f *FS) dirBlocks(dirIno uint32, dir *inode) (uint32, error) {
 		return 0, corruptf("directory inode %d: size %d is not a whole number of blocks", dirIno, size)
 	}
 	return uint32(size / f.bs), nil
+}
+
+// mappedBlocks yields the logical and physical numbers of the written
+// blocks below n of a block map, in order: a directory's blocks, without
+// walking the holes a corrupt size could claim.
+func mappedBlocks(m *blockMap, n uint32) iter.Seq2[uint32, uint64] {
+	return func(yield func(uint32, uint64) bool) {
+		for _, e := range m.extents {
+			if e.unwritten {
+				continue
+			}
+			for i := uint32(0); i < e.length && e.logical+i < n; i++ {
+				if !yield(e.logical+i, e.physical+uint64(i)) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // dirBlock reads logical block lb of a directory; ok is false for a hole.
@@ -140,13 +182,10 @@ func (f *FS) readDirents(dirIno uint32, dir *inode, fn func(e dirent) error) err
 		return err
 	}
 	indexed := dir.hasIndex()
-	for lb := range n {
-		buf, _, ok, err := f.dirBlock(dirIno, m, lb)
+	for lb, phys := range mappedBlocks(m, n) {
+		buf, err := f.meta(phys)
 		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
+			return fmt.Errorf("directory inode %d: %w", dirIno, err)
 		}
 		if indexed && lb > 0 && f.isDxNode(buf) {
 			continue
@@ -183,13 +222,16 @@ type entryLoc struct {
 // directory is indexed, else block by block. It returns nil when absent.
 func (f *FS) findEntry(dirIno uint32, dir *inode, m *blockMap, name []byte) (*entryLoc, error) {
 	if f.indexed(dir) {
+		if string(name) == "." || string(name) == ".." {
+			return f.dxDotEntry(dirIno, m, name)
+		}
 		return f.dxFind(dirIno, dir, m, name)
 	}
 	n, err := f.dirBlocks(dirIno, dir)
 	if err != nil {
 		return nil, err
 	}
-	for lb := range n {
+	for lb := range mappedBlocks(m, n) {
 		loc, err := f.findInBlock(dirIno, dir, m, lb, name)
 		if loc != nil || err != nil {
 			return loc, err
@@ -198,24 +240,47 @@ func (f *FS) findEntry(dirIno uint32, dir *inode, m *blockMap, name []byte) (*en
 	return nil, nil
 }
 
+// dxDotEntry finds "." or ".." of an indexed directory: they lead its
+// root block, outside any hash range.
+func (f *FS) dxDotEntry(dirIno uint32, m *blockMap, name []byte) (*entryLoc, error) {
+	buf, phys, ok, err := f.dirBlock(dirIno, m, 0)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var loc *entryLoc
+	prev, n := -1, 0
+	err = f.walkDirents(dirIno, 0, buf, func(e *dirent) bool {
+		if e.ino != 0 && bytes.Equal(e.name, name) {
+			loc = &entryLoc{lblk: 0, phys: phys, ent: *e, prev: prev}
+		}
+		prev = e.off
+		n++
+		return loc == nil && n < 2
+	})
+	return loc, err
+}
+
 // findInBlock looks for name in leaf block lb.
 func (f *FS) findInBlock(dirIno uint32, dir *inode, m *blockMap, lb uint32, name []byte) (*entryLoc, error) {
 	buf, phys, ok, err := f.dirBlock(dirIno, m, lb)
 	if err != nil || !ok {
 		return nil, err
 	}
-	ents, err := f.parseDirents(dirIno, dir, lb, buf)
+	area, err := f.leafEntries(dirIno, dir, lb, buf)
 	if err != nil {
 		return nil, err
 	}
+	var loc *entryLoc
 	prev := -1
-	for _, e := range ents {
+	err = f.walkDirents(dirIno, lb, area, func(e *dirent) bool {
 		if e.ino != 0 && bytes.Equal(e.name, name) {
-			return &entryLoc{lblk: lb, phys: phys, ent: e, prev: prev}, nil
+			loc = &entryLoc{lblk: lb, phys: phys, ent: *e, prev: prev}
+			return false
 		}
 		prev = e.off
-	}
-	return nil, nil
+		return true
+	})
+	return loc, err
 }
 
 // indexed tells whether lookups in dir go through its htree.

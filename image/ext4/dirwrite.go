@@ -108,24 +108,23 @@ func (f *FS) addEntry(dirIno uint32, dir *inode, name []byte, ino uint32, ftype 
 	if err != nil {
 		return err
 	}
-	for lb := range n {
-		i, ok := m.lookup(lb)
-		if !ok || m.extents[i].unwritten {
-			continue
-		}
-		phys := m.extents[i].physical + uint64(lb-m.extents[i].logical)
+	for lb, phys := range mappedBlocks(m, n) {
 		buf, err := f.meta(phys)
 		if err != nil {
 			return err
 		}
-		ents, err := f.parseDirents(dirIno, dir, lb, buf)
+		area, err := f.leafEntries(dirIno, dir, lb, buf)
 		if err != nil {
 			return err
 		}
-		if !hasRoom(ents, len(name)) {
+		room, err := f.hasRoom(dirIno, lb, area, len(name))
+		if err != nil {
+			return err
+		}
+		if !room {
 			continue
 		}
-		buf, ents, err = f.leafForWrite(dirIno, dir, phys, lb)
+		buf, ents, err := f.leafForWrite(dirIno, dir, phys, lb)
 		if err != nil {
 			return err
 		}
@@ -133,6 +132,11 @@ func (f *FS) addEntry(dirIno uint32, dir *inode, name []byte, ino uint32, ftype 
 			f.sealLeaf(dirIno, dir, buf)
 			return nil
 		}
+	}
+	if n == 1 && f.sb.hasDirIndex() {
+		// Like the kernel: a directory outgrowing its first block
+		// becomes indexed.
+		return f.makeIndexed(dirIno, dir, m, name, ino, ftype)
 	}
 	_, phys, err := f.appendDirBlock(dirIno, dir, m)
 	if err != nil {
@@ -144,18 +148,20 @@ func (f *FS) addEntry(dirIno uint32, dir *inode, name []byte, ino uint32, ftype 
 	return nil
 }
 
-func hasRoom(ents []dirent, nameLen int) bool {
+// hasRoom tells whether an entry with a name of nameLen bytes fits in
+// the entries area of a leaf.
+func (f *FS) hasRoom(dirIno uint32, lb uint32, area []byte, nameLen int) (bool, error) {
 	need := direntLen(nameLen)
-	for _, e := range ents {
+	room := false
+	err := f.walkDirents(dirIno, lb, area, func(e *dirent) bool {
 		used := 0
 		if e.ino != 0 {
 			used = direntLen(len(e.name))
 		}
-		if e.recLen-used >= need {
-			return true
-		}
-	}
-	return false
+		room = e.recLen-used >= need
+		return !room
+	})
+	return room, err
 }
 
 // appendDirBlock grows a directory by one block, near its last one. It

@@ -12,9 +12,11 @@ import (
 
 // profile is a way of making a filesystem with mkfs.ext4.
 type profile struct {
-	name      string
-	blockSize int
-	features  string // -O argument, empty for the defaults
+	name        string
+	blockSize   int
+	features    string // -O argument, empty for the defaults
+	groupBlocks int    // -g: small groups give small images many groups
+	extended    string // more -E options
 }
 
 // profiles are the filesystems every test runs against: what Raspberry
@@ -22,12 +24,16 @@ type profile struct {
 // own defaults (Debian's mke2fs.conf leaves out orphan_file and
 // metadata_csum_seed), plain 64bit metadata_csum, gdt_csum without
 // metadata_csum, and 1 KiB blocks.
+//
+// Groups are made small so that small images have many, most of them
+// uninitialised (BLOCK_UNINIT, INODE_UNINIT); one profile also leaves
+// its inode tables unzeroed (lazy_itable_init, no ITABLE_ZEROED).
 var profiles = []profile{
-	{"pi-gen", 4096, "^64bit,^huge_file"},
-	{"e2fsprogs-1.47", 4096, "orphan_file,metadata_csum_seed"},
-	{"64bit", 4096, ""},
-	{"gdt_csum", 4096, "^metadata_csum,uninit_bg"},
-	{"1k", 1024, ""},
+	{"pi-gen", 4096, "^64bit,^huge_file", 4096, ""},
+	{"e2fsprogs-1.47", 4096, "orphan_file,metadata_csum_seed", 4096, "lazy_itable_init=1,nodiscard"},
+	{"64bit", 4096, "", 8192, ""},
+	{"gdt_csum", 4096, "^metadata_csum,uninit_bg", 4096, "lazy_itable_init=1,nodiscard"},
+	{"1k", 1024, "", 0, ""},
 }
 
 func needTools(t testing.TB) {
@@ -62,8 +68,14 @@ func mkfs(t testing.TB, p profile, sizeMiB int, dir string) string {
 	if err := os.Truncate(img, int64(sizeMiB)<<20); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-q", "-F", "-b", fmt.Sprint(p.blockSize),
-		"-U", "6f1c4b1e-53a8-4d5a-9a2f-0b9d3c1e7a42", "-E", "hash_seed=1c0ffee0-2b7d-4f6e-8a1b-3c5d7e9f1a2b"}
+	ext := "hash_seed=1c0ffee0-2b7d-4f6e-8a1b-3c5d7e9f1a2b"
+	if p.extended != "" {
+		ext += "," + p.extended
+	}
+	args := []string{"-q", "-F", "-b", fmt.Sprint(p.blockSize), "-U", "6f1c4b1e-53a8-4d5a-9a2f-0b9d3c1e7a42", "-E", ext}
+	if p.groupBlocks != 0 {
+		args = append(args, "-g", fmt.Sprint(p.groupBlocks))
+	}
 	if p.features != "" {
 		args = append(args, "-O", p.features)
 	}
@@ -132,3 +144,5 @@ func openImage(t testing.TB, img string, opts Options) (*FS, *os.File) {
 	}
 	return fsys, file
 }
+
+var execCommand = exec.Command

@@ -238,7 +238,7 @@ type transaction struct {
 	groups      map[uint32]bool // descriptors to re-checksum and write
 	blockBitmap map[uint32]bool // bitmaps whose checksums change
 	inodeBitmap map[uint32]bool
-	saved       map[uint64]bool // blocks whose old contents are in undo
+	saved       map[uint64]bool // blocks changed
 	savedGroup  map[uint32]bool
 }
 
@@ -271,6 +271,12 @@ func (f *FS) end(err error) error {
 	if err != nil {
 		for i := len(tx.undo) - 1; i >= 0; i-- {
 			tx.undo[i]()
+		}
+		// Between transactions every cached block equals the device (or,
+		// for an uninitialised group's bitmap, what is made up again), so
+		// undoing a block's changes is forgetting it.
+		for b := range tx.saved {
+			delete(f.cache, b)
 		}
 		f.tx = nil
 		return err
@@ -316,16 +322,7 @@ func (f *FS) markDirty(b uint64, buf []byte) {
 		return
 	}
 	tx.saved[b] = true
-	c := f.cache[b]
-	old, wasDirty := slices.Clone(buf), c.dirty
-	tx.undo = append(tx.undo, func() {
-		copy(c.data, old)
-		c.dirty = wasDirty
-		if !wasDirty {
-			delete(f.cache, b) // may have been made up (uninit bitmap, new block)
-		}
-	})
-	c.dirty = true
+	f.cache[b].dirty = true
 }
 
 // descWrite returns group g's descriptor for modification.

@@ -481,3 +481,91 @@ func (f *FS) dxInsertIndex(t *dxTree, m *blockMap, frames []dxFrame, level int, 
 	}
 	return f.dxInsertIndex(t, m, frames, level-1, midHash, newBlock)
 }
+
+// makeIndexed turns a full single-block directory into an htree (as the
+// kernel does when such a directory grows): block 0 becomes the root, its
+// entries and the new one are spread by hash over two new leaves.
+func (f *FS) makeIndexed(dirIno uint32, dir *inode, m *blockMap, name []byte, ino uint32, ftype uint8) error {
+	version := int(f.sb.raw[sbDefHashVersion])
+	if version > hashTEA {
+		return fmt.Errorf("%w: default directory hash version %d", ErrUnsupported, version)
+	}
+	t := &dxTree{ino: dirIno, dir: dir, m: m, version: version}
+	if le.Uint32(f.sb.raw[sbFlags:])&flagUnsignedHash != 0 {
+		t.version += hashUnsignedDelta
+	}
+	for i := range 4 {
+		t.seed[i] = le.Uint32(f.sb.raw[sbHashSeed+4*i:])
+	}
+	_, rootPhys, ok, err := f.dirBlock(dirIno, m, 0)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return corruptf("directory inode %d: block 0 is a hole", dirIno)
+	}
+	root, ents, err := f.leafForWrite(dirIno, dir, rootPhys, 0)
+	if err != nil {
+		return err
+	}
+	var parent uint32
+	var moved []hashedEntry
+	total := 0
+	for _, e := range append(ents, dirent{ino: ino, ftype: ftype, name: name}) {
+		switch {
+		case e.ino == 0:
+			continue
+		case string(e.name) == ".":
+			continue
+		case string(e.name) == "..":
+			parent = e.ino
+			continue
+		}
+		h, err := dirHash(t.version, t.seed, e.name)
+		if err != nil {
+			return err
+		}
+		moved = append(moved, hashedEntry{h, e.ino, e.ftype, append([]byte(nil), e.name...)})
+		total += direntLen(len(e.name))
+	}
+	if parent == 0 || len(moved) < 2 {
+		return corruptf("directory inode %d: block 0 has no \"..\" or too few entries to index", dirIno)
+	}
+	sortByHash(moved)
+	split, size := 0, 0
+	for split < len(moved)-1 && size+direntLen(len(moved[split].name)) <= total/2 {
+		size += direntLen(len(moved[split].name))
+		split++
+	}
+	split = max(split, 1)
+	hash2 := moved[split].hash
+	if moved[split-1].hash == hash2 {
+		hash2 |= dxHashCollision
+	}
+	var leaves [2]uint64
+	for i := range leaves {
+		if _, leaves[i], err = f.appendDirBlock(dirIno, dir, m); err != nil {
+			return err
+		}
+	}
+	for i, part := range [][]hashedEntry{moved[:split], moved[split:]} {
+		buf := f.metaNew(leaves[i])
+		f.fillLeaf(buf, part)
+		f.sealLeaf(dirIno, dir, buf)
+	}
+	clear(root)
+	f.putDirent(root, 0, 12, dirIno, []byte("."), direntType(modeDir))
+	f.putDirent(root, 12, int(f.bs)-12, parent, []byte(".."), direntType(modeDir))
+	info := root[dxRootInfoOff:]
+	info[4] = byte(version)
+	info[5] = dxRootInfoLen
+	fr := dxFrame{lblk: 0, phys: rootPhys, countOff: dxRootCountOff}
+	le.PutUint16(root[fr.countOff:], uint16(f.dxLimit(fr.countOff)))
+	le.PutUint16(root[fr.countOff+2:], 2)
+	le.PutUint32(root[fr.countOff+4:], 1)
+	le.PutUint32(root[fr.countOff+8:], hash2)
+	le.PutUint32(root[fr.countOff+12:], 2)
+	dir.setFlags(dir.flags() | flagIndex)
+	f.sealDx(t, &fr, root)
+	return nil
+}

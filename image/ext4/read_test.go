@@ -233,7 +233,7 @@ func TestReadMkfsContent(t *testing.T) {
 // double indirect blocks) and refuses to write to such a filesystem.
 func TestReadBlockMapped(t *testing.T) {
 	src, _ := sourceTree(t)
-	img := mkfs(t, profile{"ext3", 4096, "^extent,^flex_bg,^64bit,^metadata_csum,^huge_file,^dir_nlink,^extra_isize"}, 48, src)
+	img := mkfs(t, profile{name: "ext3", blockSize: 4096, features: "^extent,^flex_bg,^64bit,^metadata_csum,^huge_file,^dir_nlink,^extra_isize"}, 48, src)
 	index(t, img)
 	fsck(t, img)
 	fsys, _ := openImage(t, img, Options{ReadOnly: true})
@@ -325,7 +325,7 @@ func TestOpenRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "img")
 			if tc.mkfs != "" {
-				img = mkfs(t, profile{tc.name, 4096, tc.mkfs}, 16, "")
+				img = mkfs(t, profile{name: tc.name, blockSize: 4096, features: tc.mkfs}, 16, "")
 			} else {
 				b := bytes.Clone(pristine)
 				tc.corrupt(b)

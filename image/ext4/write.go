@@ -26,6 +26,17 @@ type Attr struct {
 
 const linkMax = 65000 // the kernel's EXT4_LINK_MAX
 
+// errRoot is what parent says of the root, which has no entry to change;
+// callers say it the way the system calls do.
+var errRoot = syscall.EBUSY
+
+func rootAs(err, instead error) error {
+	if err == errRoot {
+		return instead
+	}
+	return err
+}
+
 // change runs fn as one transaction under the lock, committing it when fn
 // succeeds and undoing it otherwise.
 func (f *FS) change(op, name string, fn func() error) error {
@@ -45,7 +56,7 @@ func (f *FS) parent(name string) (uint32, *inode, []byte, error) {
 		return 0, nil, nil, err
 	}
 	if p == "/" {
-		return 0, nil, nil, syscall.EBUSY // the root has no entry to change
+		return 0, nil, nil, errRoot
 	}
 	base := path.Base(p)
 	if len(base) > maxNameLen {
@@ -124,7 +135,7 @@ func (f *FS) WriteFile(name string, r io.Reader, attr Attr) error {
 	return f.change("writefile", name, func() error {
 		dirIno, dir, base, err := f.parent(name)
 		if err != nil {
-			return err
+			return rootAs(err, syscall.EISDIR)
 		}
 		old, err := f.lookupIn(dirIno, dir, base)
 		if err != nil {
@@ -189,12 +200,13 @@ const writeChunk = 4 << 20
 // writeData streams r into newly allocated blocks of inode ino and builds
 // its extent tree, size and block count.
 func (f *FS) writeData(ino uint32, in *inode, r io.Reader) error {
+	free := f.sb.freeBlocks()
 	hint := sizeHint(r)
 	if hint > 0 {
 		// Refuse up front, before writing a byte, when it cannot fit.
 		need := (uint64(hint) + f.bs - 1) / f.bs
 		need += uint64(f.treeBlocksFor(int(need/maxExtentLen) + 1))
-		if free := f.sb.freeBlocks(); need > free {
+		if need > free {
 			return fmt.Errorf("%w: %d blocks needed, %d free (%d missing)", ErrNoSpace, need, free, need-free)
 		}
 	}
@@ -225,7 +237,7 @@ func (f *FS) writeData(ino uint32, in *inode, r io.Reader) error {
 				start, got, err := f.allocBlocks(goal, want-done, nblocks-done)
 				if err != nil {
 					if errors.Is(err, ErrNoSpace) {
-						return f.noSpace(r, size+uint64(done)*f.bs, uint64(n)-uint64(done)*f.bs)
+						return f.noSpace(r, size+uint64(n), free)
 					}
 					return err
 				}
@@ -274,11 +286,14 @@ func (f *FS) dataBuffer(n int) []byte {
 	return f.wbuf[:n]
 }
 
-// noSpace reads the rest of r to say how much space was missing.
-func (f *FS) noSpace(r io.Reader, written, pending uint64) error {
+// noSpace reads the rest of r to say how much space was missing: read
+// bytes so far, free blocks before the write.
+func (f *FS) noSpace(r io.Reader, read, free uint64) error {
 	rest, _ := io.Copy(io.Discard, r)
-	missing := (pending + uint64(rest) + f.bs - 1) / f.bs
-	return fmt.Errorf("%w: %d more blocks needed (a %d-byte file)", ErrNoSpace, missing, written+pending+uint64(rest))
+	size := read + uint64(rest)
+	need := (size + f.bs - 1) / f.bs
+	need += uint64(f.treeBlocksFor(int(need/maxExtentLen) + 1))
+	return fmt.Errorf("%w: a %d-byte file needs %d blocks, %d free (%d missing)", ErrNoSpace, size, need, free, need-min(need, free))
 }
 
 // unlinkInode drops one link to inode ino, releasing it with its last.
@@ -353,7 +368,7 @@ func (f *FS) MkdirAll(name string, attr Attr) error {
 func (f *FS) mkdir(name string, attr Attr) error {
 	dirIno, dir, base, err := f.parent(name)
 	if err != nil {
-		return err
+		return rootAs(err, fs.ErrExist)
 	}
 	if loc, err := f.lookupIn(dirIno, dir, base); err != nil || loc != nil {
 		if loc != nil {
@@ -413,7 +428,7 @@ func (f *FS) Symlink(target, name string, attr Attr) error {
 		}
 		dirIno, dir, base, err := f.parent(name)
 		if err != nil {
-			return err
+			return rootAs(err, fs.ErrExist)
 		}
 		if loc, err := f.lookupIn(dirIno, dir, base); err != nil || loc != nil {
 			if loc != nil {
