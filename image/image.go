@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -85,7 +84,7 @@ func open(name string, f *os.File, opts Options) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: boot partition (%d): %w", name, layout.Boot.Number, err)
 	}
-	root := &region{f: f, off: layout.Root.Offset, size: layout.Root.Size}
+	root := ext4.Section(f, layout.Root.Offset, layout.Root.Size)
 	im.root, err = ext4.Open(root, layout.Root.Size, ext4.Options{ReadOnly: opts.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("%s: root partition (%d): %w", name, layout.Root.Number, err)
@@ -170,31 +169,4 @@ func bootMountIn(fstab []byte, partUUID string) string {
 		return vfat[0]
 	}
 	return ""
-}
-
-// region is a partition: a window of the image file.
-type region struct {
-	f         *os.File
-	off, size int64
-}
-
-func (r *region) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off >= r.size {
-		return 0, io.EOF
-	}
-	if rest := r.size - off; int64(len(p)) > rest {
-		n, err := r.f.ReadAt(p[:rest], r.off+off)
-		if err == nil {
-			err = io.EOF
-		}
-		return n, err
-	}
-	return r.f.ReadAt(p, r.off+off)
-}
-
-func (r *region) WriteAt(p []byte, off int64) (int, error) {
-	if off < 0 || off+int64(len(p)) > r.size {
-		return 0, fmt.Errorf("write at %d+%d beyond the partition's %d bytes", off, len(p), r.size)
-	}
-	return r.f.WriteAt(p, r.off+off)
 }
