@@ -482,7 +482,7 @@ func (s *sequence) fragment() {
 
 func TestProperty(t *testing.T) {
 	needTools(t)
-	seqs := 40
+	seqs := 100 // per profile: 500 in all
 	if *long || os.Getenv("EXT4_LONG") != "" {
 		seqs = 400
 	}
