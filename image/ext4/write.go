@@ -81,9 +81,13 @@ func (f *FS) lookupIn(dirIno uint32, dir *inode, name []byte) (*entryLoc, error)
 	return f.findEntry(dirIno, dir, m, name)
 }
 
+// validID reports whether id fits an inode's 32-bit uid or gid (int may be
+// 32 bits wide, as on the Pi Zero's armv6).
+func validID(id int) bool { return id >= 0 && int64(id) <= 1<<32-1 }
+
 // newInode allocates and initialises an inode (not yet written).
 func (f *FS) newInode(parentIno uint32, mode uint16, attr Attr) (uint32, *inode, error) {
-	if attr.UID < 0 || attr.GID < 0 || attr.UID > 1<<32-1 || attr.GID > 1<<32-1 {
+	if !validID(attr.UID) || !validID(attr.GID) {
 		return 0, nil, fmt.Errorf("owner %d:%d: %w", attr.UID, attr.GID, fs.ErrInvalid)
 	}
 	ino, err := f.allocInode(f.groupOfInode(parentIno), mode&modeType == modeDir)
@@ -551,7 +555,7 @@ func (f *FS) Lchown(name string, uid, gid int) error {
 }
 
 func (f *FS) chown(name string, uid, gid int, follow bool) error {
-	if uid < -1 || gid < -1 || uid > 1<<32-1 || gid > 1<<32-1 {
+	if (uid != -1 && !validID(uid)) || (gid != -1 && !validID(gid)) {
 		return fs.ErrInvalid
 	}
 	ino, in, err := f.resolve(name, follow)
