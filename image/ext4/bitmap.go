@@ -42,15 +42,8 @@ func (f *FS) blockBitmap(g uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.sb.hasMetadataCsum() {
-		got, want := d.blockBitmapCsum(), crc32c(f.seed, bm[:f.sb.blocksPerGroup/8])
-		if len(d.raw) < gdBlockBitmapCsumH+2 {
-			want &= 0xFFFF
-		}
-		if got != want {
-			delete(f.cache, b)
-			return nil, corruptf("group %d: block bitmap checksum 0x%x, computed 0x%x", g, got, want)
-		}
+	if err := f.verifyBitmap(d, g, b, "block", bm[:f.sb.blocksPerGroup/8], d.blockBitmapCsum(), gdBlockBitmapCsumH); err != nil {
+		return nil, err
 	}
 	return bm, nil
 }
@@ -108,17 +101,29 @@ func (f *FS) inodeBitmap(g uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.sb.hasMetadataCsum() {
-		got, want := d.inodeBitmapCsum(), crc32c(f.seed, bm[:f.sb.inodesPerGroup/8])
-		if len(d.raw) < gdInodeBitmapCsumH+2 {
-			want &= 0xFFFF
-		}
-		if got != want {
-			delete(f.cache, b)
-			return nil, corruptf("group %d: inode bitmap checksum 0x%x, computed 0x%x", g, got, want)
-		}
+	if err := f.verifyBitmap(d, g, b, "inode", bm[:f.sb.inodesPerGroup/8], d.inodeBitmapCsum(), gdInodeBitmapCsumH); err != nil {
+		return nil, err
 	}
 	return bm, nil
+}
+
+// verifyBitmap checks a bitmap read from block b against the checksum its
+// group descriptor keeps (only the low 16 bits of it in a 32-byte
+// descriptor, whose high half at hiOffset does not exist), and drops it
+// from the cache when it does not match.
+func (f *FS) verifyBitmap(d groupDesc, g uint32, b uint64, kind string, bits []byte, got uint32, hiOffset int) error {
+	if !f.sb.hasMetadataCsum() {
+		return nil
+	}
+	want := crc32c(f.seed, bits)
+	if len(d.raw) < hiOffset+2 {
+		want &= 0xFFFF
+	}
+	if got != want {
+		delete(f.cache, b)
+		return corruptf("group %d: %s bitmap checksum 0x%x, computed 0x%x", g, kind, got, want)
+	}
+	return nil
 }
 
 // Range is a span of bytes of the device.

@@ -338,17 +338,7 @@ func (f *FS) dxAdd(dirIno uint32, dir *inode, name []byte, ino uint32, ftype uin
 	if len(moved) < 2 {
 		return corruptf("directory inode %d: htree leaf %d is full with %d entries", dirIno, leaf, len(moved))
 	}
-	sortByHash(moved)
-	split, size := 0, 0
-	for split < len(moved)-1 && size+direntLen(len(moved[split].name)) <= total/2 {
-		size += direntLen(len(moved[split].name))
-		split++
-	}
-	split = max(split, 1)
-	hash2 := moved[split].hash
-	if moved[split-1].hash == hash2 {
-		hash2 |= dxHashCollision
-	}
+	split, hash2 := splitByHash(moved, total)
 	newLeaf, newPhys, err := f.appendDirBlock(dirIno, dir, m)
 	if err != nil {
 		return err
@@ -531,17 +521,7 @@ func (f *FS) makeIndexed(dirIno uint32, dir *inode, m *blockMap, name []byte, in
 	if parent == 0 || len(moved) < 2 {
 		return corruptf("directory inode %d: block 0 has no \"..\" or too few entries to index", dirIno)
 	}
-	sortByHash(moved)
-	split, size := 0, 0
-	for split < len(moved)-1 && size+direntLen(len(moved[split].name)) <= total/2 {
-		size += direntLen(len(moved[split].name))
-		split++
-	}
-	split = max(split, 1)
-	hash2 := moved[split].hash
-	if moved[split-1].hash == hash2 {
-		hash2 |= dxHashCollision
-	}
+	split, hash2 := splitByHash(moved, total)
 	var leaves [2]uint64
 	for i := range leaves {
 		if _, leaves[i], err = f.appendDirBlock(dirIno, dir, m); err != nil {
@@ -568,4 +548,23 @@ func (f *FS) makeIndexed(dirIno uint32, dir *inode, m *blockMap, name []byte, in
 	dir.setFlags(dir.flags() | flagIndex)
 	f.sealDx(t, &fr, root)
 	return nil
+}
+
+// splitByHash sorts entries by hash and picks where to split them into two
+// leaves of about half of total bytes each. hash2 is the second leaf's
+// starting hash, with the collision bit set when equal hashes straddle the
+// split (lookups must then also search the first leaf).
+func splitByHash(moved []hashedEntry, total int) (split int, hash2 uint32) {
+	sortByHash(moved)
+	size := 0
+	for split < len(moved)-1 && size+direntLen(len(moved[split].name)) <= total/2 {
+		size += direntLen(len(moved[split].name))
+		split++
+	}
+	split = max(split, 1)
+	hash2 = moved[split].hash
+	if moved[split-1].hash == hash2 {
+		hash2 |= dxHashCollision
+	}
+	return split, hash2
 }

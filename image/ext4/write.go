@@ -369,15 +369,26 @@ func (f *FS) MkdirAll(name string, attr Attr) error {
 	})
 }
 
-func (f *FS) mkdir(name string, attr Attr) error {
-	dirIno, dir, base, err := f.parent(name)
+// newName finds the directory that is to hold name, which must not exist
+// yet (fs.ErrExist otherwise).
+func (f *FS) newName(name string) (dirIno uint32, dir *inode, base []byte, err error) {
+	dirIno, dir, base, err = f.parent(name)
 	if err != nil {
-		return rootAs(err, fs.ErrExist)
+		return 0, nil, nil, rootAs(err, fs.ErrExist)
 	}
-	if loc, err := f.lookupIn(dirIno, dir, base); err != nil || loc != nil {
-		if loc != nil {
-			return fs.ErrExist
-		}
+	loc, err := f.lookupIn(dirIno, dir, base)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if loc != nil {
+		return 0, nil, nil, fs.ErrExist
+	}
+	return dirIno, dir, base, nil
+}
+
+func (f *FS) mkdir(name string, attr Attr) error {
+	dirIno, dir, base, err := f.newName(name)
+	if err != nil {
 		return err
 	}
 	links := dir.links()
@@ -430,14 +441,8 @@ func (f *FS) Symlink(target, name string, attr Attr) error {
 		if len(target) == 0 || len(target) >= int(f.bs) || len(target) > 4095 {
 			return syscall.ENAMETOOLONG
 		}
-		dirIno, dir, base, err := f.parent(name)
+		dirIno, dir, base, err := f.newName(name)
 		if err != nil {
-			return rootAs(err, fs.ErrExist)
-		}
-		if loc, err := f.lookupIn(dirIno, dir, base); err != nil || loc != nil {
-			if loc != nil {
-				return fs.ErrExist
-			}
 			return err
 		}
 		ino, in, err := f.newInode(dirIno, modeLink|0o777, attr)
