@@ -247,8 +247,18 @@ func (e *MissingSecretError) Error() string {
 // treat them as read-only. It is an error when a secret the steps use has
 // no value in s.
 func (r *Recipe) Resolve(s Secrets) (steps []*ops.Step, redact func(string) string, err error) {
-	var missing []error
 	used := map[string]string{}
+	steps, missing := resolveSteps(r.Steps, s, used)
+	if len(missing) > 0 {
+		return nil, nil, errors.Join(missing...)
+	}
+	return steps, redactor(used), nil
+}
+
+// resolveSteps returns steps with the values in s in place of their
+// tokens, recording in used the value of each secret met ("" for those
+// with none), and a *MissingSecretError for each of those.
+func resolveSteps(in []*ops.Step, s Secrets, used map[string]string) (steps []*ops.Step, missing []error) {
 	replace := func(str string) string {
 		return tokenPattern.ReplaceAllStringFunc(str, func(tok string) string {
 			name := tokenPattern.FindStringSubmatch(tok)[1]
@@ -264,18 +274,15 @@ func (r *Recipe) Resolve(s Secrets) (steps []*ops.Step, redact func(string) stri
 			return value
 		})
 	}
-	steps = make([]*ops.Step, len(r.Steps))
-	for i, step := range r.Steps {
+	steps = make([]*ops.Step, len(in))
+	for i, step := range in {
 		resolved := *step
 		if hasTokens(step.Op) {
 			resolved.Op = replaceStrings(reflect.ValueOf(step.Op), replace).Interface().(ops.Op)
 		}
 		steps[i] = &resolved
 	}
-	if len(missing) > 0 {
-		return nil, nil, errors.Join(missing...)
-	}
-	return steps, redactor(used), nil
+	return steps, missing
 }
 
 // redactor hides each non-empty value, as it is and as it appears inside
@@ -399,4 +406,77 @@ func replaceStrings(v reflect.Value, f func(string) string) reflect.Value {
 		out.Set(v)
 	}
 	return out
+}
+
+// ParseSecrets reads secrets from b, a file in the format LoadSecrets
+// reads; name is the file's name, for messages.
+func ParseSecrets(name string, b []byte) (Secrets, error) {
+	s := Secrets{}
+	if err := parseDotenv(name, b, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dotenv is s as a file LoadSecrets reads back exactly: one NAME="value"
+// a line, sorted by name, values double-quoted with \n, \r, \t, \", \\
+// and \$ escaped.
+func (s Secrets) Dotenv() []byte {
+	names := make([]string, 0, len(s))
+	for name := range s {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	escape := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+	var b bytes.Buffer
+	for _, name := range names {
+		b.WriteString(name + `="` + escape.Replace(s[name]) + "\"\n")
+	}
+	return b.Bytes()
+}
+
+// SecretNames lists the secrets that step i (an index into Steps) uses,
+// sorted; none for an index out of range. A bake uses it to choose the
+// secrets the Pi's first boot needs: those of the steps it defers.
+func (r *Recipe) SecretNames(i int) []string {
+	if i < 0 || i >= len(r.Steps) {
+		return nil
+	}
+	return secretsOf(r.Steps[i : i+1])
+}
+
+// Unresolved is a step a lenient resolution could not resolve: the
+// secrets it uses that have no value.
+type Unresolved struct {
+	StepID  string
+	Secrets []string // sorted
+}
+
+// ResolveLenient is Resolve for a run that holds only some of the
+// recipe's secrets, such as a Pi's first boot: a bake keeps on the Pi only
+// the secrets of the steps it could not finish (a Wi-Fi passphrase whose
+// file the bake wrote stays behind). A step using a secret with no value
+// (or an empty one) is no error: it is returned as it is, tokens intact,
+// and listed in unresolved, in step order, for the caller to leave out of
+// the run (reconcile.Options.Skip). The other steps are resolved as
+// Resolve does, and redact hides the values used.
+func (r *Recipe) ResolveLenient(s Secrets) (steps []*ops.Step, unresolved []Unresolved, redact func(string) string) {
+	used := map[string]string{}
+	steps = make([]*ops.Step, len(r.Steps))
+	for i, step := range r.Steps {
+		var missing []string
+		for _, name := range r.SecretNames(i) {
+			if s[name] == "" {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			unresolved = append(unresolved, Unresolved{StepID: step.ID, Secrets: missing})
+			steps[i] = step
+			continue
+		}
+		resolved, _ := resolveSteps(r.Steps[i:i+1], s, used)
+		steps[i] = resolved[0]
+	}
+	return steps, unresolved, redactor(used)
 }

@@ -20,8 +20,8 @@
 // if any exec change was deferred (file changes may come with it); else
 // "changed" if any change is made (apply) or would be (plan); else "ok".
 // Skipped changes change nothing. A step that is not run (after a failure
-// in an apply without KeepGoing, or once the context is cancelled) is
-// "skipped".
+// in an apply without KeepGoing, once the context is cancelled, or when
+// Options.Skip names it) is "skipped".
 //
 // Env.Changed(id) is true when step id made or would make at least one
 // change in this run, deferred ones included, skipped ones not; for a
@@ -56,6 +56,10 @@ type Options struct {
 	// goes on (it changes nothing); later steps then plan without the
 	// failed step's changes.
 	KeepGoing bool
+	// Skip names steps, by ID, not to run: each is reported "skipped"
+	// with its note (redacted), and changes nothing. First boot skips the
+	// steps whose secrets were not kept on the Pi.
+	Skip map[string]string
 }
 
 // Status is what happened to one step.
@@ -170,6 +174,8 @@ func Run(ctx context.Context, sys ops.System, steps []*ops.Step, opts Options, r
 			res = e.notRun(step, noteCancelled)
 		case stopped:
 			res = e.notRun(step, noteStopped)
+		case step.ID != "" && opts.Skip[step.ID] != "":
+			res = e.notRun(step, e.opts.Redact(opts.Skip[step.ID]))
 		default:
 			res = e.step(ctx, step)
 		}

@@ -70,7 +70,7 @@ Exit codes: 0 success (plan: in state), 1 error, 2 (plan) changes pending.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCheck(io), newPlan(io, false), newPlan(io, true), newImage(io), newVersion(io))
+	root.AddCommand(newCheck(io), newPlan(io, false), newPlan(io, true), newImage(io), newVersion(io), newFirstboot(io))
 	return root
 }
 
