@@ -288,8 +288,8 @@ func TestRootExtras(t *testing.T) {
 	}
 
 	lists := ListDirs(t, img, "/etc", "/usr/bin", "/home")
-	if n := len(lists["/usr/bin"]); n != UsrBinExtras+2 {
-		t.Errorf("/usr/bin has %d entries, want %d", n, UsrBinExtras+2)
+	if n := len(lists["/usr/bin"]); n != UsrBinExtras+3 {
+		t.Errorf("/usr/bin has %d entries, want %d", n, UsrBinExtras+3)
 	}
 	if n := len(lists["/etc"]); n < EtcExtras+20 {
 		t.Errorf("/etc has %d entries, want more than %d", n, EtcExtras+20)
