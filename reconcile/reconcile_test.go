@@ -420,3 +420,34 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+// Options.Skip leaves steps out of a run: reported skipped with their
+// note, redacted, changing nothing; the others run.
+func TestSkip(t *testing.T) {
+	sys, dir := opstest.Root(t)
+	list := []*ops.Step{
+		{ID: "1", Op: &ops.FilePut{Path: "/etc/one", Content: []byte("1\n"), Mode: 0o644}},
+		{ID: "2", Op: &ops.FilePut{Path: "/etc/two", Content: []byte("hunter2\n"), Mode: 0o644}},
+		{ID: "3", Op: &ops.FilePut{Path: "/etc/three", Content: []byte("3\n"), Mode: 0o644}},
+	}
+	rec, sum := run(t, sys, list, reconcile.Options{
+		Apply:  true,
+		Skip:   map[string]string{"2": "skipped: needs hunter2"},
+		Redact: func(s string) string { return strings.ReplaceAll(s, "hunter2", "<secret>") },
+	})
+	if diff := cmp.Diff([]reconcile.Status{"changed", "skipped", "changed"}, rec.statuses()); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if sum.Skipped != 1 || sum.Changed != 2 || sum.Failed != 0 {
+		t.Errorf("summary %+v, want 2 changed, 1 skipped", sum)
+	}
+	if diff := cmp.Diff([]string{"skipped: needs <secret>"}, rec.results[1].Notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "etc", "two")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the skipped step wrote /etc/two (%v)", err)
+	}
+	if code := reconcile.ExitCode(true, sum, nil); code != 0 {
+		t.Errorf("ExitCode = %d, want 0: a skipped step is no failure", code)
+	}
+}
