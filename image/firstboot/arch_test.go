@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pibake/pibake/image"
-	"github.com/pibake/pibake/image/imagetest"
 	"github.com/pibake/pibake/ops/opstest"
 	"github.com/pibake/pibake/reconcile/local"
 )
@@ -91,18 +89,6 @@ func TestDetectArchFixture(t *testing.T) {
 	sys, _ := opstest.Root(t)
 	if got, err := DetectArch(sys); err != nil || got != ARM64 {
 		t.Fatalf("DetectArch(testdata/rootfs) = %q, %v; want %q", got, err, ARM64)
-	}
-}
-
-func TestDetectArchImage(t *testing.T) {
-	img := imagetest.Build(t, imagetest.Spec{Small: true})
-	im, err := image.Open(img.Path, image.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
-	if got, err := DetectArch(im); err != nil || got != ARM64 {
-		t.Fatalf("DetectArch(image) = %q, %v; want %q", got, err, ARM64)
 	}
 }
 
