@@ -73,20 +73,23 @@ cross:
 test: deps vet cross build
 	$(GO) test -timeout 30m ./...
 
-# demo applies the example robot recipe to a fresh Pi-OS-shaped root
-# directory, showing the plan before and after.
+# demo bakes the example robot recipe into a generated Raspberry Pi
+# OS-shaped base image (.img.xz, as Raspberry Pi publishes them), then shows
+# that a plan against the baked image is in state.
 demo: build
-	@rm -rf $(DEMO) && $(GO) run ./testdata/mkroot $(DEMO)/root
-	@echo "== pibake check recipes/examples/robot.star"
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "== making a Raspberry Pi OS-shaped base image: $(DEMO)/base.img.xz"
+	@$(GO) run ./testdata/mkimage $(DEMO)/base.img.xz
+	@echo; echo "== pibake check recipes/examples/robot.star"
 	@$(BIN) check recipes/examples/robot.star
-	@echo; echo "== pibake plan (a fresh Raspberry Pi OS root: changes pending, exit 2)"
-	@$(BIN) plan recipes/examples/robot.star --target dir:$(DEMO)/root --secrets recipes/examples/robot.env; \
-		test $$? -eq 2
-	@echo; echo "== pibake apply"
-	@$(BIN) apply recipes/examples/robot.star --target dir:$(DEMO)/root --secrets recipes/examples/robot.env
-	@echo; echo "== pibake plan again (in state, exit 0; commands wait for the Pi: deferred)"
-	@$(BIN) plan recipes/examples/robot.star --target dir:$(DEMO)/root --secrets recipes/examples/robot.env --show-ok
-	@echo; echo "demo root: $(DEMO)/root"
+	@echo; echo "== pibake bake recipes/examples/robot.star --from $(DEMO)/base.img.xz --out $(DEMO)/robot.img"
+	@$(BIN) bake recipes/examples/robot.star --from $(DEMO)/base.img.xz --out $(DEMO)/robot.img --secrets recipes/examples/robot.env
+	@echo; echo "== pibake plan --target image:$(DEMO)/robot.img (in state, exit 0; apt and pip wait for the first boot: deferred)"
+	@$(BIN) plan recipes/examples/robot.star --target image:$(DEMO)/robot.img --secrets recipes/examples/robot.env --show-ok
+	@echo; echo "== what the first boot will run"
+	@$(BIN) image ls $(DEMO)/robot.img /etc/pibake
+	@$(BIN) image cat $(DEMO)/robot.img /etc/systemd/system/pibake-firstboot.service
+	@echo; echo "baked image: $(DEMO)/robot.img (base left untouched: $(DEMO)/base.img.xz)"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -57,15 +57,7 @@ operation, printing what it changed. On a target that cannot run commands
 		if err != nil {
 			return err
 		}
-		var rep reconcile.Reporter
-		if asJSON {
-			rep = reconcile.NewJSONReporter(io.stdout)
-		} else {
-			rep = reconcile.NewTextReporter(io.stdout, reconcile.TextOptions{
-				Color:  isTerminal(io.stdout),
-				HideOK: !showOK,
-			})
-		}
+		rep := newReporter(io, asJSON, showOK)
 		summary, err := reconcile.Run(cmd.Context(), sys, steps, reconcile.Options{
 			Apply:     apply,
 			Now:       time.Now(),
@@ -93,4 +85,15 @@ operation, printing what it changed. On a target that cannot run commands
 	}
 	cmd.MarkFlagRequired("target")
 	return cmd
+}
+
+// newReporter is the step report plan, apply and bake print on stdout.
+func newReporter(io *streams, asJSON, showOK bool) reconcile.Reporter {
+	if asJSON {
+		return reconcile.NewJSONReporter(io.stdout)
+	}
+	return reconcile.NewTextReporter(io.stdout, reconcile.TextOptions{
+		Color:  isTerminal(io.stdout),
+		HideOK: !showOK,
+	})
 }

@@ -60,17 +60,18 @@ func newRoot(io *streams) *cobra.Command {
 		Use:   "pibake",
 		Short: "Bake Raspberry Pi OS images and reconcile live Pis from one recipe",
 		Long: `pibake compiles a Starlark recipe into a list of operations and brings a
-target into that state: a root directory, this machine, (soon) an SD-card
-image offline or a Pi over SSH. A second run changes nothing.
+target into that state: an SD-card image offline (bake), a root directory,
+this machine, or (soon) a Pi over SSH. A second run changes nothing.
 
 Exit codes: 0 success (plan: in state), 1 error, 2 (plan) changes pending.`,
 		Example: `  pibake check robot.star
+  pibake bake robot.star --from raspios-lite.img.xz --out robot.img
   pibake plan robot.star --target dir:./rootfs
   pibake apply robot.star --target local --secrets robot.env`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCheck(io), newPlan(io, false), newPlan(io, true), newImage(io), newVersion(io), newFirstboot(io))
+	root.AddCommand(newCheck(io), newPlan(io, false), newPlan(io, true), newBake(io), newImage(io), newVersion(io), newFirstboot(io))
 	return root
 }
 

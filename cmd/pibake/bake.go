@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pibake/pibake/image/bake"
+	"github.com/pibake/pibake/image/firstboot"
+	"github.com/pibake/pibake/recipes"
+)
+
+func newBake(io *streams) *cobra.Command {
+	var (
+		flags    recipeFlags
+		from     string
+		out      string
+		compress string
+		secrets  string
+		agent    string
+		asJSON   bool
+		showOK   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bake RECIPE --from BASE.img[.xz] --out OUT.img",
+		Short: "Make a customised Raspberry Pi OS image from a recipe, offline",
+		Long: `bake copies the base image (never modifying it), applies RECIPE to the copy
+offline — files, users, keys, hostname, Wi-Fi, firmware settings — and puts
+in it a first-boot agent that finishes on the Pi what needs the Pi itself
+(apt, pip, git, commands), then leaves it disabled once the recipe is in
+state. OUT appears only when complete: a bake that fails or is killed
+leaves no file named OUT.
+
+Secrets the first boot needs are stored in the image (mode 0600, root) and
+removed once the recipe is in state; the bake says which.`,
+		Example: `  pibake bake robot.star --from raspios-bookworm-arm64-lite.img.xz --out robot.img
+  pibake bake robot.star --from base.img --out robot.img.xz --compress xz --secrets robot.env`,
+		Args: cobra.ExactArgs(1),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if compress != "" && compress != "xz" && compress != "none" {
+			return fmt.Errorf("--compress %s: want xz or none", compress)
+		}
+		recipe, err := flags.load(args[0])
+		if err != nil {
+			return err
+		}
+		vault, err := recipes.LoadSecrets(secrets, os.Environ())
+		if err != nil {
+			return err
+		}
+		prog := newProgress(io, asJSON)
+		opts := bake.Options{
+			From:     from,
+			Out:      out,
+			Compress: compress == "xz",
+			Recipe:   recipe,
+			Secrets:  vault,
+			Now:      time.Now(),
+			Report:   newReporter(io, asJSON, showOK),
+			Progress: func(phase bake.Phase, done, total int64) {
+				prog.update(string(phase), phaseDescription[phase], done, total)
+			},
+			Logf: func(format string, args ...any) {
+				prog.finish()
+				fmt.Fprintf(io.stderr, "pibake: "+format+"\n", args...)
+			},
+		}
+		if agent != "" {
+			opts.Agent = func(firstboot.Arch) ([]byte, error) {
+				b, err := os.ReadFile(agent)
+				if err != nil {
+					return nil, fmt.Errorf("--agent: %w", err)
+				}
+				return b, nil
+			}
+		}
+		res, err := bake.Bake(cmd.Context(), opts)
+		prog.finish()
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(io.stdout)
+			enc.SetEscapeHTML(false)
+			return enc.Encode(bakeEvent{Type: "bake", Out: out, Size: res.Size, FirstBoot: res.FirstBoot,
+				Arch: string(res.Arch), KeptSecrets: res.KeptSecrets, Reboot: res.Summary.Reboot})
+		}
+		fmt.Fprintf(io.stderr, "pibake: baked %s (%s)\n", out, bytesString(res.Size))
+		return nil
+	}
+	flags.register(cmd)
+	cmd.Flags().StringVar(&from, "from", "", "base image `FILE` (.img or .img.xz), never modified")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "image `FILE` to write (replaced only when complete)")
+	cmd.Flags().StringVar(&compress, "compress", "", "compress the output: xz")
+	cmd.Flags().StringVar(&secrets, "secrets", "", "`FILE` of NAME=value lines for secret(\"NAME\") (the environment overrides it)")
+	cmd.Flags().StringVar(&agent, "agent", "", "first-boot agent `FILE`: a static pibake for the image's architecture (default: the one built in)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line (steps, progress, result) instead of text")
+	cmd.Flags().BoolVar(&showOK, "show-ok", false, "also list operations already in state")
+	cmd.MarkFlagRequired("from")
+	cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+var phaseDescription = map[bake.Phase]string{
+	bake.PhaseCopy:     "base image",
+	bake.PhaseCompress: "compressing",
+}
+
+type bakeEvent struct {
+	Type        string   `json:"type"`
+	Out         string   `json:"out"`
+	Size        int64    `json:"size"`
+	FirstBoot   bool     `json:"first_boot"`
+	Arch        string   `json:"arch,omitempty"`
+	KeptSecrets []string `json:"kept_secrets,omitempty"`
+	Reboot      bool     `json:"reboot,omitempty"`
+}
+
+// bytesString is n in IEC units: "2.0 GiB".
+func bytesString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
