@@ -6,6 +6,10 @@
 // so recipes plan and apply against it like any other target; exec
 // changes are for the Pi (see ops.Runner), never run here.
 //
+// An .xz image (Raspberry Pi OS as published) opens read-only, through a
+// decompressed temporary copy; to edit one, bake it (CopyBase, then
+// OpenFile).
+//
 // Limits: MBR images with a FAT32 boot partition followed by a Linux root
 // partition (the Raspberry Pi OS layout); no GPT. The boot partition keeps
 // no modes, owners or symbolic links: its entries read as root's, 0755
@@ -15,6 +19,7 @@ package image
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,6 +46,8 @@ type Image struct {
 	layout *mbr.Layout
 	boot   *fat.FS
 	root   *ext4.FS
+	// temp is a decompressed copy of an .xz image, removed on Close.
+	temp string
 	// bootMount is where the boot partition is mounted in the root
 	// ("/boot/firmware"), or "" when the root's fstab does not mount it.
 	bootMount string
@@ -48,8 +55,20 @@ type Image struct {
 
 // Open opens the disk image at path. Errors name the file and say what is
 // wrong: not a disk image, a partition table pibake does not understand, a
-// filesystem it refuses (see packages mbr, fat and ext4).
+// filesystem it refuses (see packages mbr, fat and ext4). An .xz image
+// (known by its magic bytes) opens only with ReadOnly: it is decompressed
+// to a temporary file, removed on Close.
 func Open(path string, opts Options) (*Image, error) {
+	compressed, err := sniffXZ(path)
+	if err != nil {
+		return nil, err
+	}
+	if compressed {
+		if !opts.ReadOnly {
+			return nil, fmt.Errorf("%s: an .xz image cannot be edited in place: bake a copy (pibake bake RECIPE --from %s --out NEW.img) or decompress it first (xz -dk %s)", path, path, path)
+		}
+		return openXZ(path)
+	}
 	flag := os.O_RDWR
 	if opts.ReadOnly {
 		flag = os.O_RDONLY
@@ -63,6 +82,50 @@ func Open(path string, opts Options) (*Image, error) {
 		f.Close()
 		return nil, err
 	}
+	return im, nil
+}
+
+// OpenFile opens the disk image in f, which is already open (a bake's
+// temporary file, which may have no name); name is only for messages.
+// Close on the Image closes f; after an error, f is the caller's still.
+func OpenFile(name string, f *os.File, opts Options) (*Image, error) {
+	return open(name, f, opts)
+}
+
+// sniffXZ says whether the file at path is xz-compressed.
+func sniffXZ(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	compressed, err := isXZ(f)
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return compressed, nil
+}
+
+// openXZ decompresses the .xz image at path to a sparse temporary file and
+// opens that, read-only.
+func openXZ(path string) (im *Image, err error) {
+	tmp, err := os.CreateTemp("", "pibake-*.img")
+	if err != nil {
+		return nil, fmt.Errorf("decompressing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := CopyBase(context.Background(), tmp, path, nil); err != nil {
+		return nil, err
+	}
+	if im, err = open(path, tmp, Options{ReadOnly: true}); err != nil {
+		return nil, err
+	}
+	im.temp = tmp.Name()
 	return im, nil
 }
 
@@ -121,6 +184,11 @@ func (im *Image) Close() error {
 	}
 	if cerr := im.file.Close(); err == nil {
 		err = cerr
+	}
+	if im.temp != "" {
+		if rerr := os.Remove(im.temp); err == nil {
+			err = rerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("closing %s: %w", im.path, err)
