@@ -206,7 +206,8 @@ func (m *Machine) Image() string { return m.image }
 // root@127.0.0.1 last.
 func (m *Machine) SSHArgs() []string {
 	return []string{
-		"-i", m.key, "-p", fmt.Sprint(m.port),
+		// -F: the user's ~/.ssh/config has no say.
+		"-F", "/dev/null", "-i", m.key, "-p", fmt.Sprint(m.port),
 		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
 		// A machine that dies must not hang the test.

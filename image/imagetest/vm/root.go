@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,6 +122,11 @@ func ensureRootLocked(ctx context.Context, logf func(string, ...any)) (*Root, er
 	logf("building the machine's Debian root in %s (once; about two minutes)", final)
 	start := time.Now()
 	tmp := final + ".tmp"
+	// A build that was killed may have left /proc (ours or debootstrap's)
+	// mounted in it.
+	if err := unmountUnder(tmp); err != nil {
+		return nil, err
+	}
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, err
 	}
@@ -345,6 +351,32 @@ func FirmwareFiles() (map[string][]byte, error) {
 	}
 	files["cmdline.txt"] = imagetest.RewritePartUUIDs(files["cmdline.txt"], DiskID)
 	return files, nil
+}
+
+// unmountUnder detaches every mount at or below dir, deepest first.
+func unmountUnder(dir string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var mounts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		// Field 5 is the mount point, with spaces and the like octal-escaped.
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		if p := fields[4]; p == dir || strings.HasPrefix(p, dir+"/") {
+			mounts = append(mounts, p)
+		}
+	}
+	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
+	for _, p := range mounts {
+		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmounting %s, left by an earlier build: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func withProc(root string, f func() error) error {

@@ -3,6 +3,8 @@
 package vm
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,4 +96,39 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestUnmountUnder checks the clean-up of a killed root build, which must
+// not leave RemoveAll loose in a mounted /proc.
+func TestUnmountUnder(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	dir := t.TempDir()
+	outer, inner := filepath.Join(dir, "root", "proc"), filepath.Join(dir, "root", "proc", "sys")
+	if err := os.MkdirAll(outer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", outer, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", inner, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := unmountUnder(dir); err != nil {
+		t.Fatal(err)
+	}
+	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mountinfo), " "+dir+"/") {
+		t.Errorf("unmountUnder(%s) left mounts:\n%s", dir, mountinfo)
+	}
+	if err := unmountUnder(dir); err != nil {
+		t.Errorf("unmountUnder with nothing mounted: %v", err)
+	}
 }
