@@ -357,7 +357,15 @@ func build(ctx context.Context, img *Image, stage string) error {
 	if err := stageBoot(boot, img.DiskID); err != nil {
 		return fmt.Errorf("staging the boot files: %w", err)
 	}
+	if err := pack(ctx, img, root, boot); err != nil {
+		return err
+	}
+	return verify(ctx, img)
+}
 
+// pack makes img.Path, which must not exist, from the staged trees root
+// (copied by mkfs.ext4 -d, owners and all) and boot (copied by mcopy).
+func pack(ctx context.Context, img *Image, root, boot string) error {
 	f, err := os.OpenFile(img.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -403,14 +411,15 @@ func build(ctx context.Context, img *Image, stage string) error {
 	if err != nil {
 		return err
 	}
+	if len(entries) == 0 {
+		return nil
+	}
 	argv := []string{"mcopy", "-s", "-m", "-Q", "-i", bootDev(img)}
 	for _, e := range entries {
 		argv = append(argv, filepath.Join(boot, e.Name()))
 	}
-	if _, err := runIn(ctx, nil, mtoolsEnv, append(argv, "::/")...); err != nil {
-		return err
-	}
-	return verify(ctx, img)
+	_, err = runIn(ctx, nil, mtoolsEnv, append(argv, "::/")...)
+	return err
 }
 
 // verify checks a fresh image: the promised features, indexed /etc and
