@@ -242,7 +242,7 @@ func edit(ctx context.Context, im *image.Image, steps []*ops.Step, redact func(s
 		return nil, fmt.Errorf("%s: %w", opts.From, err)
 	}
 
-	opts.Logf("applying %d steps", len(all))
+	opts.Logf("applying %d steps to the image", len(all))
 	res.Summary, err = run(all, true, opts.Report)
 	if err != nil {
 		return nil, err
