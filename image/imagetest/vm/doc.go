@@ -52,7 +52,11 @@
 //
 // QEMU runs with TCG, not KVM: nested virtualisation hangs on the CI
 // machines. A boot answers SSH in about 20 seconds on an idle 2-core host
-// and powers off in about 5; a busy host can double that.
+// and powers off in about 5; a host busy with other tests has taken 40 to
+// 50 (hence Boot's 180-second patience). Everything in the machine is
+// about ten times slower than native: apt-get install of a small package
+// takes 15 to 40 seconds, most of it apt reading its 50 MB package list.
+// Boot machines one at a time: each wants both cores.
 //
 // Building and booting need root (debootstrap, chroot, owners kept by
 // mkfs.ext4 -d) and qemu-system-x86_64 (Debian's qemu-system-x86, with

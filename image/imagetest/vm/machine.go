@@ -22,8 +22,10 @@ import (
 
 // Defaults of BootOptions.
 const (
-	DefaultMemory     = 1024 // MiB
-	DefaultSSHTimeout = 120 * time.Second
+	DefaultMemory = 1024 // MiB
+	// DefaultSSHTimeout is long: an idle host boots the machine in 20 s,
+	// but one busy with other tests has taken 50.
+	DefaultSSHTimeout = 180 * time.Second
 	// shutdownTimeout is how long a machine has to power off before qemu
 	// is killed.
 	shutdownTimeout = 90 * time.Second

@@ -23,7 +23,7 @@ import (
 
 // rootVersion names the cached root; bump it when buildRoot changes. The
 // images made from a root live inside its directory, so they go with it.
-const rootVersion = "vm-bookworm-amd64-v1"
+const rootVersion = "vm-bookworm-amd64-v2"
 
 // DiskID is the MBR disk identifier of the images this package builds;
 // the root's /etc/fstab names its partitions (PARTUUID=7e57b007-01, -02).
@@ -245,6 +245,9 @@ func layOutLikePiOS(ctx context.Context, r *Root) error {
 		{"/etc/fstab", 0o644, fmt.Sprintf("proc            /proc           proc    defaults          0       0\n"+
 			"PARTUUID=%08x-01  /boot/firmware  vfat    defaults          0       2\n"+
 			"PARTUUID=%08x-02  /               ext4    defaults,noatime  0       1\n", DiskID, DiskID)},
+		// Without it pam_env complains at every SSH login; C.UTF-8 needs
+		// no locales package.
+		{"/etc/default/locale", 0o644, "LANG=C.UTF-8\n"},
 		{"/etc/systemd/network/10-eth.network", 0o644, "[Match]\nName=e*\n\n[Network]\nDHCP=ipv4\n"},
 		// QEMU's user network answers DNS at 10.0.2.3; the host's
 		// resolv.conf, which debootstrap copied, means nothing inside.
