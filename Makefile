@@ -81,7 +81,9 @@ test: deps vet cross build
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@echo "== making a Raspberry Pi OS-shaped base image: $(DEMO)/base.img.xz"
-	@$(GO) run ./testdata/mkimage $(DEMO)/base.img.xz
+	@$(GO) build -o bin/mkimage ./testdata/mkimage
+	@$(SUDO) bin/mkimage $(DEMO)/base.img.xz
+	@[ -z "$(SUDO)" ] || $(SUDO) chown "$$(id -u):$$(id -g)" $(DEMO)/base.img.xz
 	@echo; echo "== pibake check recipes/examples/robot.star"
 	@$(BIN) check recipes/examples/robot.star
 	@echo; echo "== pibake bake recipes/examples/robot.star --from $(DEMO)/base.img.xz --out $(DEMO)/robot.img"
