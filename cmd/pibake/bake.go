@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,8 +42,13 @@ removed once the recipe is in state; the bake says which.`,
 		Args: cobra.ExactArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if compress != "" && compress != "xz" && compress != "none" {
+		switch {
+		case compress != "" && compress != "xz" && compress != "none":
 			return fmt.Errorf("--compress %s: want xz or none", compress)
+		case compress == "" && strings.HasSuffix(out, ".xz"):
+			compress = "xz"
+		case compress == "none" && strings.HasSuffix(out, ".xz"):
+			return fmt.Errorf("--out %s names an .xz file, but --compress is none", out)
 		}
 		recipe, err := flags.load(args[0])
 		if err != nil {
@@ -95,7 +101,7 @@ removed once the recipe is in state; the bake says which.`,
 	flags.register(cmd)
 	cmd.Flags().StringVar(&from, "from", "", "base image `FILE` (.img or .img.xz), never modified")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "image `FILE` to write (replaced only when complete)")
-	cmd.Flags().StringVar(&compress, "compress", "", "compress the output: xz")
+	cmd.Flags().StringVar(&compress, "compress", "", "compress the output: xz (the default for an --out ending in .xz) or none")
 	cmd.Flags().StringVar(&secrets, "secrets", "", "`FILE` of NAME=value lines for secret(\"NAME\") (the environment overrides it)")
 	cmd.Flags().StringVar(&agent, "agent", "", "first-boot agent `FILE`: a static pibake for the image's architecture (default: the one built in)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line (steps, progress, result) instead of text")

@@ -106,7 +106,7 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer work.discard()
-	opts.Logf("copying %s", opts.From)
+	opts.Logf("reading %s", opts.From)
 	size, err := image.CopyBase(ctx, work.f, opts.From, progressOf(opts, PhaseCopy))
 	if err != nil {
 		return nil, err
