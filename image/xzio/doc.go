@@ -11,9 +11,8 @@
 // parallel decode possible; a file of one block decodes on one core.
 // Every block's check (CRC32, CRC64 or SHA-256), every header's CRC32 and
 // the index are verified. Several streams and stream padding (cat a.xz
-// b.xz) are fine. A file with no stream footer at its end is decoded as a
-// stream, from the front, to say what is wrong with it (usually: it was
-// cut short).
+// b.xz) are fine. A file with no stream footer at its end was cut short
+// (a truncated download): Decode says so at once, without decoding it.
 //
 // Encode writes one stream of independent 24 MiB blocks compressed in
 // parallel, as xz -T0 does, with both sizes in every block header, CRC64
