@@ -26,7 +26,8 @@ type Options struct {
 	// Progress, when not nil, is called after each block (and, for a
 	// block too big to hold in memory, every few MiB) with how much of the
 	// input has been consumed: compressed bytes for Decode, uncompressed
-	// for Encode.
+	// for Encode. It is called on the caller's goroutine, never
+	// concurrently.
 	Progress func(done int64)
 }
 
@@ -69,8 +70,9 @@ type block struct {
 // Decode decodes the .xz file r, of size bytes, and hands its contents to
 // emit in order, in pieces: off is where p starts in the decoded output.
 // p is only valid during the call. Blocks are decoded by opts.Workers at
-// once, each into a buffer of its size, so memory is about (workers+1) ×
-// block size (24 MiB each for xz -6). It returns the decoded size.
+// once, each into a buffer of its size: memory is about (workers+1) ×
+// block size (24 MiB for xz -6), plus for each worker the compressed block
+// and an LZMA2 dictionary (8 MiB for xz -6). It returns the decoded size.
 //
 // Data is emitted only after its block's check verified, except in a
 // block too big to buffer, which is checked at its end: after an error,
@@ -253,7 +255,7 @@ func diagnose(r io.ReaderAt, size int64) error {
 		}
 		next := off + (int64(h.size)+h.compressed+3)&^3 + int64(checkSize(check))
 		if next > size {
-			return fmt.Errorf("%w: the block at byte %d needs %d bytes, the file has %d", ErrTruncated, off, next, size)
+			return fmt.Errorf("%w: the block at byte %d ends at byte %d, past the end of the file (%d bytes)", ErrTruncated, off, next, size)
 		}
 		off = next
 	}
