@@ -172,14 +172,16 @@ func readLayout(r io.ReaderAt, size int64) ([]block, error) {
 			return nil, fmt.Errorf("%w (index at byte %d)", err, indexStart)
 		}
 		blocksSize := int64(0)
+		tooMany := false
 		for _, rec := range records {
-			blocksSize += rec.padded()
-			if blocksSize > indexStart {
+			if rec.padded() > indexStart-blocksSize {
+				tooMany = true
 				break
 			}
+			blocksSize += rec.padded()
 		}
 		start := indexStart - blocksSize - streamHeaderLen
-		if start < 0 {
+		if tooMany || start < 0 {
 			return nil, fmt.Errorf("%w: index lists more blocks than the file holds (index at byte %d)", ErrCorrupt, indexStart)
 		}
 		if err := readAt(r, buf[:], start); err != nil {
@@ -313,7 +315,7 @@ func decodeBlocks(ctx context.Context, r io.ReaderAt, blocks []block, opts Optio
 		defer close(jobs)
 		for _, b := range blocks {
 			j := &decodeJob{block: b, done: make(chan struct{})}
-			if b.uncompressed > maxBuffered {
+			if b.uncompressed > maxBuffered || b.padded() > maxBuffered {
 				j.streamed = true
 				close(j.done)
 			} else {
