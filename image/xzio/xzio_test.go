@@ -73,8 +73,8 @@ func decodeAll(file []byte, workers int) ([]byte, error) {
 }
 
 func TestDecodeXZUtils(t *testing.T) {
-	data := sample(5<<20, 1)
-	other := sample(3<<20+123, 2)
+	data := sample(2<<20, 1)
+	other := sample(1<<20+123, 2)
 	zeroish := zeroish()
 	tests := []struct {
 		name string
@@ -83,24 +83,24 @@ func TestDecodeXZUtils(t *testing.T) {
 	}{
 		{"T1 one block", func(t *testing.T) []byte { return xzUtils(t, data, "-T1", "-6") }, data},
 		{"T2 multi-block", func(t *testing.T) []byte { return xzUtils(t, data, "-T2", "-0") }, data},
-		{"block-size 1MiB", func(t *testing.T) []byte { return xzUtils(t, data, "--block-size=1MiB") }, data},
-		{"crc32", func(t *testing.T) []byte { return xzUtils(t, data, "--check=crc32", "--block-size=1MiB") }, data},
-		{"crc64", func(t *testing.T) []byte { return xzUtils(t, data, "--check=crc64", "--block-size=1MiB") }, data},
-		{"sha256", func(t *testing.T) []byte { return xzUtils(t, data, "--check=sha256", "--block-size=1MiB") }, data},
-		{"none", func(t *testing.T) []byte { return xzUtils(t, data, "--check=none", "--block-size=1MiB") }, data},
+		{"block-size 512KiB", func(t *testing.T) []byte { return xzUtils(t, data, "--block-size=512KiB", "-3") }, data},
+		{"crc32", func(t *testing.T) []byte { return xzUtils(t, data, "--check=crc32", "--block-size=512KiB", "-3") }, data},
+		{"crc64", func(t *testing.T) []byte { return xzUtils(t, data, "--check=crc64", "--block-size=512KiB", "-3") }, data},
+		{"sha256", func(t *testing.T) []byte { return xzUtils(t, data, "--check=sha256", "--block-size=512KiB", "-3") }, data},
+		{"none", func(t *testing.T) []byte { return xzUtils(t, data, "--check=none", "--block-size=512KiB", "-3") }, data},
 		{"empty", func(t *testing.T) []byte { return xzUtils(t, nil) }, nil},
 		// Blocks of zeros, and of a pattern that compresses as well but is
 		// not zeros, under each check: the zero shortcut must not take the
 		// pattern for zeros.
-		{"zeros crc64", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=1MiB") }, zeroish},
+		{"zeros crc64", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=512KiB", "-3") }, zeroish},
 		{"zeros sha256", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=1MiB", "--check=sha256") }, zeroish},
 		{"zeros crc32", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=1MiB", "--check=crc32") }, zeroish},
 		{"zeros none", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=1MiB", "--check=none") }, zeroish},
 		{"concatenated", func(t *testing.T) []byte {
-			return concat(xzUtils(t, data, "--block-size=1MiB"), xzUtils(t, other, "-T1", "--check=sha256"))
+			return concat(xzUtils(t, data, "--block-size=512KiB", "-3"), xzUtils(t, other, "-T1", "--check=sha256"))
 		}, concat(data, other)},
 		{"padding", func(t *testing.T) []byte {
-			return concat(xzUtils(t, data, "--block-size=2MiB"), make([]byte, 8), xzUtils(t, other), make([]byte, 4))
+			return concat(xzUtils(t, data, "--block-size=1MiB", "-3"), make([]byte, 8), xzUtils(t, other), make([]byte, 4))
 		}, concat(data, other)},
 	}
 	for _, tt := range tests {
