@@ -57,7 +57,7 @@ type Image struct {
 // wrong: not a disk image, a partition table pibake does not understand, a
 // filesystem it refuses (see packages mbr, fat and ext4). An .xz image
 // (known by its magic bytes) opens only with ReadOnly: it is decompressed
-// to a temporary file, removed on Close.
+// to a sparse temporary file in os.TempDir ($TMPDIR), removed on Close.
 func Open(path string, opts Options) (*Image, error) {
 	compressed, err := sniffXZ(path)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -27,7 +26,8 @@ type Options struct {
 	// Progress, when not nil, is called after each block (and, for a
 	// block too big to hold in memory, every few MiB) with how much of the
 	// input has been consumed: compressed bytes for Decode, uncompressed
-	// for Encode.
+	// for Encode. It is called on the caller's goroutine, never
+	// concurrently.
 	Progress func(done int64)
 }
 
@@ -70,8 +70,9 @@ type block struct {
 // Decode decodes the .xz file r, of size bytes, and hands its contents to
 // emit in order, in pieces: off is where p starts in the decoded output.
 // p is only valid during the call. Blocks are decoded by opts.Workers at
-// once, each into a buffer of its size, so memory is about (workers+1) ×
-// block size (24 MiB each for xz -6). It returns the decoded size.
+// once, each into a buffer of its size: memory is about (workers+1) ×
+// block size (24 MiB for xz -6), plus for each worker the compressed block
+// and an LZMA2 dictionary (8 MiB for xz -6). It returns the decoded size.
 //
 // Data is emitted only after its block's check verified, except in a
 // block too big to buffer, which is checked at its end: after an error,
@@ -79,16 +80,12 @@ type block struct {
 // ErrTruncated or ErrUnsupported (or come from emit, r or ctx) and name
 // the byte of the file where the trouble is.
 //
-// Decode reads the index first (from the end of each stream); a file
-// without one where it should be is decoded as a stream from the start
-// instead, single-threaded, to say what is wrong with it.
+// Decode reads the index first (from the end of each stream), so a file
+// cut short fails at once, before anything is emitted.
 func Decode(ctx context.Context, r io.ReaderAt, size int64, opts Options, emit func(off int64, p []byte) error) (int64, error) {
 	blocks, err := readLayout(r, size)
 	if errors.Is(err, errNoFooter) {
-		if err := diagnose(r, size); err != nil {
-			return 0, err
-		}
-		return decodeStream(ctx, r, size, opts, emit)
+		return 0, diagnose(r, size)
 	}
 	if err != nil {
 		return 0, err
@@ -175,14 +172,16 @@ func readLayout(r io.ReaderAt, size int64) ([]block, error) {
 			return nil, fmt.Errorf("%w (index at byte %d)", err, indexStart)
 		}
 		blocksSize := int64(0)
+		tooMany := false
 		for _, rec := range records {
-			blocksSize += rec.padded()
-			if blocksSize > indexStart {
+			if rec.padded() > indexStart-blocksSize {
+				tooMany = true
 				break
 			}
+			blocksSize += rec.padded()
 		}
 		start := indexStart - blocksSize - streamHeaderLen
-		if start < 0 {
+		if tooMany || start < 0 {
 			return nil, fmt.Errorf("%w: index lists more blocks than the file holds (index at byte %d)", ErrCorrupt, indexStart)
 		}
 		if err := readAt(r, buf[:], start); err != nil {
@@ -225,11 +224,11 @@ func readLayout(r io.ReaderAt, size int64) ([]block, error) {
 	return blocks, nil
 }
 
-// diagnose looks at a file with no stream footer at its end. It hops from
-// block header to block header while they give their sizes: running past
-// the end of the file means it was cut short, which it says at once
-// rather than after decoding gigabytes. It returns nil when it cannot
-// tell.
+// diagnose says what is wrong with a file with no stream footer at its
+// end, which no valid .xz file is. Nearly always it was cut short; when
+// its block headers give their sizes, diagnose hops along them to say
+// where the last whole block ends, and it checks the stream header, so
+// that a file that merely starts as xz is called corrupt.
 func diagnose(r io.ReaderAt, size int64) error {
 	var head [streamHeaderLen]byte
 	if err := readAt(r, head[:], 0); err != nil {
@@ -240,29 +239,29 @@ func diagnose(r io.ReaderAt, size int64) error {
 		return fmt.Errorf("%w (at byte 0)", err)
 	}
 	hdr := make([]byte, 1024)
-	for off := int64(streamHeaderLen); ; {
-		if off >= size {
-			return fmt.Errorf("%w (at byte %d)", ErrTruncated, size)
-		}
+	off := int64(streamHeaderLen)
+	for off < size {
 		if err := readAt(r, hdr[:1], off); err != nil {
-			return err
-		}
-		if hdr[0] == 0 {
-			return nil // the index; let the stream decoder judge it
+			break
 		}
 		n := (int(hdr[0]) + 1) * 4
-		if err := readAt(r, hdr[:n], off); err != nil {
-			return err
+		if hdr[0] == 0 || readAt(r, hdr[:n], off) != nil {
+			break
 		}
 		h, err := parseBlockHeader(hdr[:n])
 		if err != nil {
 			return fmt.Errorf("%w (block at byte %d)", err, off)
 		}
 		if h.compressed < 0 {
-			return nil
+			break
 		}
-		off += (int64(h.size)+h.compressed+3)&^3 + int64(checkSize(check))
+		next := off + (int64(h.size)+h.compressed+3)&^3 + int64(checkSize(check))
+		if next > size {
+			return fmt.Errorf("%w: the block at byte %d ends at byte %d, past the end of the file (%d bytes)", ErrTruncated, off, next, size)
+		}
+		off = next
 	}
+	return fmt.Errorf("%w: the file ends at byte %d with no xz stream footer", ErrTruncated, size)
 }
 
 // countingReader counts what was read through it, for progress and error
@@ -276,50 +275,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// decodeStream decodes the file front to back with ulikunitz/xz, which
-// checks everything as it goes.
-func decodeStream(ctx context.Context, r io.ReaderAt, size int64, opts Options, emit func(off int64, p []byte) error) (int64, error) {
-	in := &countingReader{r: io.NewSectionReader(r, 0, size)}
-	buffered := bufio.NewReaderSize(in, 1<<20)
-	position := func() int64 { return in.n - int64(buffered.Buffered()) }
-	streamError := func(err error) error {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w (at byte %d)", ErrTruncated, size)
-		}
-		return fmt.Errorf("%w: %v (near byte %d)", ErrCorrupt, err, position())
-	}
-	dec, err := xz.NewReader(buffered)
-	if err != nil {
-		return 0, streamError(err)
-	}
-	buf := make([]byte, streamChunk)
-	var off int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return off, err
-		}
-		// Not io.ReadFull, which would turn the decoder's complaint of
-		// data ending early into a plain short read.
-		n, err := dec.Read(buf)
-		if n > 0 {
-			if err := emit(off, buf[:n]); err != nil {
-				return off, err
-			}
-			off += int64(n)
-			opts.progress(position())
-		}
-		if err == io.EOF {
-			if position() != size {
-				return off, fmt.Errorf("%w: the xz data ends before the file does (at byte %d)", ErrCorrupt, position())
-			}
-			return off, nil
-		}
-		if err != nil {
-			return off, streamError(err)
-		}
-	}
 }
 
 // A decodeJob is one block on its way through the workers to emit.
@@ -360,7 +315,7 @@ func decodeBlocks(ctx context.Context, r io.ReaderAt, blocks []block, opts Optio
 		defer close(jobs)
 		for _, b := range blocks {
 			j := &decodeJob{block: b, done: make(chan struct{})}
-			if b.uncompressed > maxBuffered {
+			if b.uncompressed > maxBuffered || b.padded() > maxBuffered {
 				j.streamed = true
 				close(j.done)
 			} else {
@@ -488,6 +443,16 @@ func decodeBlock(r io.ReaderAt, b block, out []byte, in *[]byte) ([]byte, error)
 		out = make([]byte, b.uncompressed)
 	}
 	out = out[:b.uncompressed]
+	tail := raw[int64(h.size)+compressed:]
+	checkLen := checkSize(b.check)
+	for _, c := range tail[:len(tail)-checkLen] {
+		if c != 0 {
+			return out, fmt.Errorf("%w: block padding is not zero (at byte %d)", ErrCorrupt, b.offset)
+		}
+	}
+	if zeros(b, compressed, out, tail[len(tail)-checkLen:]) {
+		return out, nil
+	}
 	data := raw[h.size : int64(h.size)+compressed]
 	src := bytes.NewReader(data)
 	lr, err := lzma.Reader2Config{DictCap: dictCap(h, b.uncompressed)}.NewReader2(src)
@@ -500,18 +465,35 @@ func decodeBlock(r io.ReaderAt, b block, out []byte, in *[]byte) ([]byte, error)
 	if err := lzmaEnd(b, lr, func() int64 { return int64(src.Len()) }); err != nil {
 		return out, err
 	}
-	tail := raw[int64(h.size)+compressed:]
-	checkLen := checkSize(b.check)
-	for _, c := range tail[:len(tail)-checkLen] {
-		if c != 0 {
-			return out, fmt.Errorf("%w: block padding is not zero (at byte %d)", ErrCorrupt, b.offset)
-		}
-	}
 	sum := newCheck(b.check)
 	if sum != nil {
 		sum.Write(out)
 	}
 	return out, verify(b, sum, tail[len(tail)-checkLen:])
+}
+
+// zeroRatio is how much smaller than its data a block must be compressed
+// for zeros to try it as all zeros: xz packs 24 MiB of zeros into a few
+// KiB.
+const zeroRatio = 256
+
+// zeros says whether block b, compressed to compressed bytes, holds only
+// zeros, as its check (want) tells, and then clears out. Runs of zeros are
+// most of a disk image, and ulikunitz/xz decodes them at a tenth of
+// xz-utils' speed (it copies a distance-1 match a byte at a time), so a
+// block that compressed that well is first tried as zeros: if the check
+// of that many zero bytes is the block's check, the block is zeros, with
+// the certainty of a CRC64 or SHA-256 (the odds that a corrupt block
+// passes its check, which is what any xz decoder relies on). Blocks with
+// weaker checks (CRC32, none) are always decoded.
+func zeros(b block, compressed int64, out, want []byte) bool {
+	if b.check != checkCRC64 && b.check != checkSHA256 || compressed*zeroRatio > b.uncompressed {
+		return false
+	}
+	clear(out)
+	sum := newCheck(b.check)
+	sum.Write(out)
+	return verify(b, sum, want) == nil
 }
 
 // lzmaEnd checks that the LZMA2 data ended where the sizes say: its end

@@ -10,10 +10,12 @@
 // three times the dictionary, 24 MiB for -6, which is what makes a
 // parallel decode possible; a file of one block decodes on one core.
 // Every block's check (CRC32, CRC64 or SHA-256), every header's CRC32 and
-// the index are verified. Several streams and stream padding (cat a.xz
-// b.xz) are fine. A file with no stream footer at its end is decoded as a
-// stream, from the front, to say what is wrong with it (usually: it was
-// cut short).
+// the index are verified. A block that compressed 256 times or better is
+// first tried as all zeros: when its CRC64 or SHA-256 check is that of
+// zeros, its LZMA2 data is not decoded (ulikunitz/xz decodes runs of
+// zeros slowly, and free space is most of a disk image). Several streams and stream padding (cat a.xz
+// b.xz) are fine. A file with no stream footer at its end was cut short
+// (a truncated download): Decode says so at once, without decoding it.
 //
 // Encode writes one stream of independent 24 MiB blocks compressed in
 // parallel, as xz -T0 does, with both sizes in every block header, CRC64
@@ -24,6 +26,6 @@
 // other BCJ filters are refused by name); the check types the format
 // reserves but does not define are refused; blocks over 256 MiB are
 // decoded one at a time as a stream, while the workers go on with the
-// blocks after them. Decoding is ulikunitz/xz's speed per core, about
+// blocks after them, and without the zero shortcut. Decoding is ulikunitz/xz's speed per core, about
 // half of xz-utils' (see the benchmarks in package image).
 package xzio

@@ -20,6 +20,10 @@ const (
 	encodeDict = 8 << 20
 )
 
+// blockSize is BlockSize but in tests, which want several blocks of
+// little data.
+var blockSize int64 = BlockSize
+
 // An encodeJob is one block on its way through the workers to w.
 type encodeJob struct {
 	off, size int64
@@ -45,7 +49,7 @@ func Encode(ctx context.Context, w io.Writer, src io.ReaderAt, size int64, opts 
 		free <- nil
 	}
 	zeroBlock := sync.OnceValues(func() ([]byte, error) {
-		return encodeBlock(nil, make([]byte, BlockSize))
+		return encodeBlock(nil, make([]byte, blockSize))
 	})
 	var wg sync.WaitGroup
 	for range workers {
@@ -57,7 +61,7 @@ func Encode(ctx context.Context, w io.Writer, src io.ReaderAt, size int64, opts 
 				}
 				in = in[:j.size]
 				if j.err = readAt(src, in, j.off); j.err == nil {
-					if j.size == BlockSize && allZero(in) {
+					if j.size == blockSize && allZero(in) {
 						var zero []byte
 						zero, j.err = zeroBlock()
 						j.out = append(j.out[:0], zero...)
@@ -72,8 +76,8 @@ func Encode(ctx context.Context, w io.Writer, src io.ReaderAt, size int64, opts 
 	wg.Go(func() {
 		defer close(order)
 		defer close(jobs)
-		for off := int64(0); off < size; off += BlockSize {
-			j := &encodeJob{off: off, size: min(BlockSize, size-off), done: make(chan struct{})}
+		for off := int64(0); off < size; off += blockSize {
+			j := &encodeJob{off: off, size: min(blockSize, size-off), done: make(chan struct{})}
 			select {
 			case j.out = <-free:
 			case <-ctx.Done():

@@ -73,8 +73,9 @@ func decodeAll(file []byte, workers int) ([]byte, error) {
 }
 
 func TestDecodeXZUtils(t *testing.T) {
-	data := sample(5<<20, 1)
-	other := sample(3<<20+123, 2)
+	data := sample(2<<20, 1)
+	other := sample(1<<20+123, 2)
+	zeroish := zeroish()
 	tests := []struct {
 		name string
 		file func(t *testing.T) []byte
@@ -82,17 +83,24 @@ func TestDecodeXZUtils(t *testing.T) {
 	}{
 		{"T1 one block", func(t *testing.T) []byte { return xzUtils(t, data, "-T1", "-6") }, data},
 		{"T2 multi-block", func(t *testing.T) []byte { return xzUtils(t, data, "-T2", "-0") }, data},
-		{"block-size 1MiB", func(t *testing.T) []byte { return xzUtils(t, data, "--block-size=1MiB") }, data},
-		{"crc32", func(t *testing.T) []byte { return xzUtils(t, data, "--check=crc32", "--block-size=1MiB") }, data},
-		{"crc64", func(t *testing.T) []byte { return xzUtils(t, data, "--check=crc64", "--block-size=1MiB") }, data},
-		{"sha256", func(t *testing.T) []byte { return xzUtils(t, data, "--check=sha256", "--block-size=1MiB") }, data},
-		{"none", func(t *testing.T) []byte { return xzUtils(t, data, "--check=none", "--block-size=1MiB") }, data},
+		{"block-size 512KiB", func(t *testing.T) []byte { return xzUtils(t, data, "--block-size=512KiB", "-3") }, data},
+		{"crc32", func(t *testing.T) []byte { return xzUtils(t, data, "--check=crc32", "--block-size=512KiB", "-3") }, data},
+		{"crc64", func(t *testing.T) []byte { return xzUtils(t, data, "--check=crc64", "--block-size=512KiB", "-3") }, data},
+		{"sha256", func(t *testing.T) []byte { return xzUtils(t, data, "--check=sha256", "--block-size=512KiB", "-3") }, data},
+		{"none", func(t *testing.T) []byte { return xzUtils(t, data, "--check=none", "--block-size=512KiB", "-3") }, data},
 		{"empty", func(t *testing.T) []byte { return xzUtils(t, nil) }, nil},
+		// Blocks of zeros, and of a pattern that compresses as well but is
+		// not zeros, under each check: the zero shortcut must not take the
+		// pattern for zeros.
+		{"zeros crc64", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=512KiB", "-3") }, zeroish},
+		{"zeros sha256", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=1MiB", "--check=sha256") }, zeroish},
+		{"zeros crc32", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=1MiB", "--check=crc32") }, zeroish},
+		{"zeros none", func(t *testing.T) []byte { return xzUtils(t, zeroish, "--block-size=1MiB", "--check=none") }, zeroish},
 		{"concatenated", func(t *testing.T) []byte {
-			return concat(xzUtils(t, data, "--block-size=1MiB"), xzUtils(t, other, "-T1", "--check=sha256"))
+			return concat(xzUtils(t, data, "--block-size=512KiB", "-3"), xzUtils(t, other, "-T1", "--check=sha256"))
 		}, concat(data, other)},
 		{"padding", func(t *testing.T) []byte {
-			return concat(xzUtils(t, data, "--block-size=2MiB"), make([]byte, 8), xzUtils(t, other), make([]byte, 4))
+			return concat(xzUtils(t, data, "--block-size=1MiB", "-3"), make([]byte, 8), xzUtils(t, other), make([]byte, 4))
 		}, concat(data, other)},
 	}
 	for _, tt := range tests {
@@ -109,6 +117,18 @@ func TestDecodeXZUtils(t *testing.T) {
 			}
 		})
 	}
+}
+
+// zeroish is 2 MiB of zeros, 2 MiB of one repeated byte, 1 MiB of zeros
+// but for one byte, and data.
+func zeroish() []byte {
+	b := make([]byte, 6<<20)
+	for i := 2 << 20; i < 4<<20; i++ {
+		b[i] = 0xaa
+	}
+	b[4<<20+12345] = 1
+	copy(b[5<<20:], sample(1<<20, 9))
+	return b
 }
 
 func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
@@ -188,10 +208,19 @@ func indexOf(t *testing.T, file []byte) int {
 // TestDecodeNeverLies flips bits all over a file: every result is either
 // an error or the right data, never a panic or wrong data.
 func TestDecodeNeverLies(t *testing.T) {
-	data := sample(1<<20, 5)
-	for _, flags := range [][]string{{"--block-size=128KiB"}, {"-T1", "--check=crc32"}} {
+	data := sample(256<<10, 5)
+	zeros := zeroish()[1<<20 : 3<<20]
+	for _, tt := range []struct {
+		data  []byte
+		flags []string
+	}{
+		{data, []string{"--block-size=32KiB"}},
+		{data, []string{"-T1", "--check=crc32"}},
+		{zeros, []string{"--block-size=512KiB"}},
+	} {
+		data, flags := tt.data, tt.flags
 		file := xzUtils(t, data, flags...)
-		step := max(1, len(file)/300)
+		step := max(1, len(file)/150)
 		for at := 0; at < len(file); at += step {
 			for _, bit := range []byte{0x01, 0x80} {
 				bad := bytes.Clone(file)
@@ -214,9 +243,11 @@ func TestEncode(t *testing.T) {
 	if _, err := exec.LookPath("xz"); err != nil {
 		t.Skip("xz (xz-utils) is not installed; make deps installs it")
 	}
-	data := sample(BlockSize*2+BlockSize/2, 6)
+	defer func(old int64) { blockSize = old }(blockSize)
+	blockSize = 1 << 20
+	data := sample(int(blockSize)*5/2, 6)
 	// A block of zeros, which is encoded once.
-	clear(data[BlockSize : 2*BlockSize])
+	clear(data[blockSize : 2*blockSize])
 	tests := []struct {
 		name string
 		data []byte
@@ -255,7 +286,7 @@ func TestEncode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("xz --list: %v", err)
 			}
-			wantBlocks := (len(tt.data) + BlockSize - 1) / BlockSize
+			wantBlocks := (len(tt.data) + int(blockSize) - 1) / int(blockSize)
 			if f := strings.Fields(string(list)); !strings.Contains(string(list), fmt.Sprintf("file\t1\t%d\t", wantBlocks)) {
 				t.Errorf("xz --list: %s, want %d blocks", f, wantBlocks)
 			}
