@@ -21,7 +21,7 @@ import (
 
 // testAgent builds a static pibake for linux/goarch, as make build does for
 // the agents it embeds, and returns its path.
-func testAgent(t *testing.T, goarch string) string {
+func testAgent(t testing.TB, goarch string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "pibake-"+goarch)
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")

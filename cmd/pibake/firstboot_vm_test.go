@@ -124,6 +124,20 @@ func TestFirstBootVM(t *testing.T) {
 	if out, _ := m.SSH("journalctl -b -u pibake-firstboot --no-pager -q"); strings.TrimSpace(out) != "" {
 		t.Errorf("pibake-firstboot ran on the second boot:\n%s", out)
 	}
+	// The journal persists, so the check above could see a run: the first
+	// boot's is there.
+	if out, _ := m.SSH("journalctl -b -1 -u pibake-firstboot --no-pager -q"); !strings.Contains(out, "first boot done") {
+		t.Errorf("the first boot's journal, read on the second boot, lacks the agent's report:\n%s", out)
+	}
+	for cmd, want := range map[string]string{
+		"dpkg-query -W -f='${Status}' i2c-tools":                "install ok installed",
+		"systemctl is-enabled pibake-firstboot.service || true": "disabled",
+		"cat /etc/motd": "baked by pibake",
+	} {
+		if out, err := m.SSH(cmd); err != nil || !strings.Contains(out, want) {
+			t.Errorf("second boot: %s: %q (%v), want %q", cmd, out, err, want)
+		}
+	}
 	code, sum, out = planOverSSH(t, m)
 	if code != 0 || sum["changed"] != 0.0 || sum["failed"] != 0.0 {
 		t.Errorf("plan over ssh after a second boot: exit %d, summary %v\n%s", code, sum, out)

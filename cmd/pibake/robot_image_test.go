@@ -102,7 +102,7 @@ func checkRobotImage(t *testing.T, img *imagetest.Image) {
 
 // pibake runs the CLI in this process and returns its exit code and
 // everything it printed.
-func pibake(t *testing.T, args ...string) (int, string) {
+func pibake(t testing.TB, args ...string) (int, string) {
 	t.Helper()
 	var out bytes.Buffer
 	code := run(context.Background(), args, nil, &out, &out)

@@ -1,0 +1,56 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pibake/pibake/image/imagetest"
+)
+
+// BenchmarkBakeXZ bakes the example robot recipe into a 1.5 GiB
+// Pi-OS-shaped .img.xz (imagetest.BenchXZ: a root 60% full, xz -T2 -6) and
+// times `xz -dc FILE >/dev/null` on the same file in the same run. x-xz-dc
+// is the bake's wall time over xz-utils' decompression alone: the promise
+// is a bake bounded by decompression, so near 1 (below 1 when the
+// parallel decoder has free cores).
+func BenchmarkBakeXZ(b *testing.B) {
+	base, size := imagetest.BenchXZ(b)
+	agent := testAgent(b, "arm64")
+	b.Setenv("WIFI_PSK", "correct-horse-battery-staple")
+	var xzTime, bakeTime time.Duration
+	for b.Loop() {
+		xzTime += xzDecompress(b, base)
+		out := filepath.Join(b.TempDir(), "robot.img")
+		start := time.Now()
+		if code, log := pibake(b, "bake", "../../recipes/examples/robot.star", "--from", base, "--out", out, "--agent", agent); code != 0 {
+			b.Fatalf("bake: exit %d\n%s", code, log)
+		}
+		bakeTime += time.Since(start)
+		os.Remove(out)
+	}
+	n := float64(b.N)
+	b.ReportMetric(xzTime.Seconds()/n, "s-xz-dc")
+	b.ReportMetric(bakeTime.Seconds()/n, "s-bake")
+	b.ReportMetric(bakeTime.Seconds()/xzTime.Seconds(), "x-xz-dc")
+	b.ReportMetric(float64(size)/1e6/(bakeTime.Seconds()/n), "MB/s-bake")
+}
+
+// xzDecompress runs xz -dc FILE >/dev/null, the baseline the bake is
+// measured against.
+func xzDecompress(tb testing.TB, path string) time.Duration {
+	tb.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command("xz", "-dc", path) // Stdout nil: /dev/null
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("xz -dc %s: %v\n%s", path, err, stderr.Bytes())
+	}
+	return time.Since(start)
+}
