@@ -5,10 +5,8 @@ package image_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -167,7 +165,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	// Read-only opening writes nothing, even when asked to.
 	img := imagetest.Build(t, imagetest.Spec{Small: true})
-	before := sha256File(t, img.Path)
+	before := imagetest.SHA256(t, img.Path)
 	im, err := image.Open(img.Path, image.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -176,21 +174,7 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("a write to a read-only image succeeded")
 	}
 	im.Close()
-	if after := sha256File(t, img.Path); after != before {
+	if after := imagetest.SHA256(t, img.Path); after != before {
 		t.Error("a read-only open changed the image")
 	}
-}
-
-func sha256File(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
 }

@@ -5,7 +5,6 @@ package image_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"io/fs"
@@ -21,20 +20,6 @@ import (
 	"github.com/pibake/pibake/image/imagetest"
 	"github.com/pibake/pibake/image/xzio"
 )
-
-func fileDigest(t *testing.T, path string) [sha256.Size]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return [sha256.Size]byte(h.Sum(nil))
-}
 
 // copyBase runs CopyBase into a new file and returns its path, checking
 // the progress reports on the way.
@@ -89,14 +74,14 @@ func TestCopyBase(t *testing.T) {
 		"xz name, raw":     copyAs(t, raw.Path, "misnamed.img.xz"),
 		"img name, xz -T0": copyAs(t, imagetest.BuildXZ(t, spec), "misnamed.img"),
 	}
-	want := fileDigest(t, raw.Path)
+	want := imagetest.SHA256(t, raw.Path)
 	for name, src := range sources {
 		t.Run(name, func(t *testing.T) {
 			dst, err := copyBase(t, src)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fileDigest(t, dst) != want {
+			if imagetest.SHA256(t, dst) != want {
 				t.Fatalf("CopyBase(%s) is not the image", name)
 			}
 			if a, s := allocated(t, dst), raw.Size(); a > s/4 {

@@ -5,7 +5,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"os"
@@ -32,20 +31,6 @@ func testAgent(t testing.TB, goarch string) string {
 	return out
 }
 
-func sha256File(t *testing.T, path string) [32]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return [32]byte(h.Sum(nil))
-}
-
 // TestBakeRobot bakes the example robot recipe into images of every ext4
 // profile, from .img and from .img.xz: the base is untouched, both
 // filesystems of the output are clean, every effect reads back with the
@@ -69,13 +54,13 @@ func TestBakeRobot(t *testing.T) {
 				} else {
 					base = imagetest.Build(t, spec).Path
 				}
-				before := sha256File(t, base)
+				before := imagetest.SHA256(t, base)
 				out := filepath.Join(t.TempDir(), "robot.img")
 				code, log := pibake(t, "bake", recipe, "--from", base, "--out", out, "--host-name", "robot7", "--agent", agent)
 				if code != 0 {
 					t.Fatalf("bake: exit %d\n%s", code, log)
 				}
-				if sha256File(t, base) != before {
+				if imagetest.SHA256(t, base) != before {
 					t.Errorf("the bake changed its base image %s", base)
 				}
 				img, err := imagetest.Layout(spec)

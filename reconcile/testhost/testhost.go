@@ -229,8 +229,18 @@ func withProc(root string, f func() error) error {
 }
 
 func run(ctx context.Context, dir string, argv ...string) error {
+	return RunTail(ctx, dir, nil, argv...)
+}
+
+// RunTail runs argv in dir (the current directory if "") with env added to
+// this process's environment; a failure is an error that holds the end of
+// what the command printed. For the builders of test roots.
+func RunTail(ctx context.Context, dir string, env []string, argv ...string) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

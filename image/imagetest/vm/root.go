@@ -392,16 +392,5 @@ func withProc(root string, f func() error) error {
 }
 
 func run(ctx context.Context, argv ...string) error {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LANG=C.UTF-8")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		tail := out.String()
-		if len(tail) > 4000 {
-			tail = "..." + tail[len(tail)-4000:]
-		}
-		return fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, tail)
-	}
-	return nil
+	return testhost.RunTail(ctx, "", []string{"DEBIAN_FRONTEND=noninteractive", "LANG=C.UTF-8"}, argv...)
 }
