@@ -158,3 +158,53 @@ func TestBakeKilled(t *testing.T) {
 		})
 	}
 }
+
+// TestBakeKeepsSecrets: only the secrets of steps first boot runs go into
+// the image (0600, root), the bake names them, and no value is printed.
+func TestBakeKeepsSecrets(t *testing.T) {
+	const recipe = `
+files.put(path = "/etc/api-key", content = secret("API_KEY"), mode = "0600")
+shell.run(command = "register-robot --token " + secret("TOKEN"), creates = "/etc/registered")
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "r.star"), []byte(recipe), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("API_KEY", "api-key-value-1")
+	t.Setenv("TOKEN", "token-value-2")
+	spec := imagetest.Spec{Small: true}
+	base := imagetest.Build(t, spec)
+	out := filepath.Join(dir, "out.img")
+	code, log := pibake(t, "bake", filepath.Join(dir, "r.star"), "--from", base.Path, "--out", out, "--agent", testAgent(t, "arm64"), "--json")
+	if code != 0 {
+		t.Fatalf("bake: exit %d\n%s", code, log)
+	}
+	for _, value := range []string{"api-key-value-1", "token-value-2"} {
+		if strings.Contains(log, value) {
+			t.Errorf("the bake printed a secret value %q:\n%s", value, log)
+		}
+	}
+	if !strings.Contains(log, `"kept_secrets":["TOKEN"]`) || !strings.Contains(log, "secrets TOKEN are kept in /etc/pibake/secrets.env") {
+		t.Errorf("the bake does not say it keeps TOKEN (and only it) in the image:\n%s", log)
+	}
+	img, err := imagetest.Layout(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Path = out
+	files := imagetest.ReadFiles(t, img, "/etc/pibake/secrets.env", "/etc/pibake/recipe.json", "/etc/api-key")
+	if got := string(files["/etc/pibake/secrets.env"]); !strings.Contains(got, "TOKEN=") || !strings.Contains(got, "token-value-2") || strings.Contains(got, "API_KEY") {
+		t.Errorf("/etc/pibake/secrets.env = %q, want TOKEN alone", got)
+	}
+	if strings.Contains(string(files["/etc/pibake/recipe.json"]), "value-") {
+		t.Errorf("/etc/pibake/recipe.json holds a secret value")
+	}
+	if got := string(files["/etc/api-key"]); got != "api-key-value-1" {
+		t.Errorf("/etc/api-key = %q", got)
+	}
+	st := imagetest.Stat(t, img, "/etc/pibake/secrets.env")
+	if st[0].Mode != 0o100600 || st[0].UID != 0 || st[0].GID != 0 {
+		t.Errorf("/etc/pibake/secrets.env is %o %d:%d, want 0600 root", st[0].Mode, st[0].UID, st[0].GID)
+	}
+	imagetest.E2fsck(t, img)
+}
