@@ -208,3 +208,41 @@ shell.run(command = "register-robot --token " + secret("TOKEN"), creates = "/etc
 	}
 	imagetest.E2fsck(t, img)
 }
+
+// TestBakeOverBaked bakes on top of a baked image: the hand-off it holds
+// carries the new recipe, even one that needs no first boot.
+func TestBakeOverBaked(t *testing.T) {
+	dir := t.TempDir()
+	for name, recipe := range map[string]string{
+		"first.star":  `apt.packages(["i2c-tools"])` + "\n",
+		"second.star": `server.hostname("second")` + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(recipe), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := imagetest.Spec{Small: true}
+	base := imagetest.Build(t, spec)
+	agent := testAgent(t, "arm64")
+	first, second := filepath.Join(dir, "first.img"), filepath.Join(dir, "second.img")
+	if code, log := pibake(t, "bake", filepath.Join(dir, "first.star"), "--from", base.Path, "--out", first, "--agent", agent); code != 0 {
+		t.Fatalf("first bake: exit %d\n%s", code, log)
+	}
+	code, log := pibake(t, "bake", filepath.Join(dir, "second.star"), "--from", first, "--out", second, "--agent", agent)
+	if code != 0 {
+		t.Fatalf("second bake: exit %d\n%s", code, log)
+	}
+	if !strings.Contains(log, "its hand-off now carries this recipe") {
+		t.Errorf("the second bake does not say it replaced the hand-off:\n%s", log)
+	}
+	img, err := imagetest.Layout(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Path = second
+	recipe := string(imagetest.ReadFile(t, img, "/etc/pibake/recipe.json"))
+	if !strings.Contains(recipe, "server.hostname") || strings.Contains(recipe, "apt.packages") {
+		t.Errorf("the baked-over image's recipe.json is not the second recipe:\n%s", recipe)
+	}
+	imagetest.E2fsck(t, img)
+}

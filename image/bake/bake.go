@@ -218,14 +218,21 @@ func edit(ctx context.Context, im *image.Image, steps []*ops.Step, redact func(s
 		return nil, err
 	}
 	all = append(all, respect...)
-	if sum.Deferred > 0 {
+	// A base baked before keeps its hand-off; it must then carry this
+	// recipe, not the old one, even if this one needs no first boot.
+	_, baked := im.Lstat(firstboot.RecipePath)
+	if sum.Deferred > 0 || baked == nil {
 		handoff, err := handOff(im, opts, recipePlan.results)
 		if err != nil {
 			return nil, err
 		}
 		res.FirstBoot, res.Arch, res.KeptSecrets = true, handoff.arch, handoff.kept
 		all = append(all, handoff.steps...)
-		opts.Logf("first boot: the %s agent finishes %d step(s) on the Pi", handoff.arch, sum.Deferred)
+		if sum.Deferred > 0 {
+			opts.Logf("first boot: the %s agent finishes %d step(s) on the Pi", handoff.arch, sum.Deferred)
+		} else {
+			opts.Logf("first boot: the base was baked before; its hand-off now carries this recipe")
+		}
 		if len(handoff.kept) > 0 {
 			opts.Logf("first boot: secrets %s are kept in %s (mode 0600, root) until the recipe is in state",
 				strings.Join(handoff.kept, ", "), firstboot.SecretsPath)
