@@ -8,10 +8,11 @@ DEMO    := demo
 
 # What the tests use: real e2fsprogs/dosfstools to judge images, debootstrap
 # for a throw-away Debian host, OpenSSH's sshd, git and python3 for ops,
-# qemu-system-x86 to boot a Pi-shaped amd64 machine (image/imagetest/vm).
+# qemu-system-x86 to boot a Pi-shaped amd64 machine (image/imagetest/vm),
+# qemu-user-static to run the ARM first-boot agents on ARM CPUs.
 APT_PACKAGES := e2fsprogs dosfstools mtools fdisk xz-utils openssh-server \
 	debootstrap systemd-container git python3 python3-venv locales passwd iproute2 \
-	qemu-system-x86
+	qemu-system-x86 qemu-user-static
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
