@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ func newBake(io *streams) *cobra.Command {
 		compress string
 		secrets  string
 		agent    string
+		noCache  bool
 		asJSON   bool
 		showOK   bool
 	)
@@ -34,6 +36,10 @@ in it a first-boot agent that finishes on the Pi what needs the Pi itself
 (apt, pip, git, commands), then leaves it disabled once the recipe is in
 state. OUT appears only when complete: a bake that fails or is killed
 leaves no file named OUT.
+
+An .xz base is decompressed once and kept (sparse) in the user's cache
+directory, pibake/bases, for the next bakes from it; the two most recently
+used are kept. --no-cache keeps none.
 
 Secrets the first boot needs are stored in the image (mode 0600, root) and
 removed once the recipe is in state; the bake says which.`,
@@ -58,11 +64,18 @@ removed once the recipe is in state; the bake says which.`,
 		if err != nil {
 			return err
 		}
+		var cache string
+		if !noCache {
+			if dir, err := os.UserCacheDir(); err == nil {
+				cache = filepath.Join(dir, "pibake", "bases")
+			}
+		}
 		prog := newProgress(io, asJSON)
 		opts := bake.Options{
 			From:     from,
 			Out:      out,
 			Compress: compress == "xz",
+			Cache:    cache,
 			Recipe:   recipe,
 			Secrets:  vault,
 			Now:      time.Now(),
@@ -104,6 +117,7 @@ removed once the recipe is in state; the bake says which.`,
 	cmd.Flags().StringVar(&compress, "compress", "", "compress the output: xz (the default for an --out ending in .xz) or none")
 	cmd.Flags().StringVar(&secrets, "secrets", "", "`FILE` of NAME=value lines for secret(\"NAME\") (the environment overrides it)")
 	cmd.Flags().StringVar(&agent, "agent", "", "first-boot agent `FILE`: a static pibake for the image's architecture (default: the one built in)")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "do not keep a decompressed copy of an .xz base for the next bake")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line (steps, progress, result) instead of text")
 	cmd.Flags().BoolVar(&showOK, "show-ok", false, "also list operations already in state")
 	cmd.MarkFlagRequired("from")

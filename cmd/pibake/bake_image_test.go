@@ -38,6 +38,7 @@ func testAgent(t testing.TB, goarch string) string {
 // output is in state.
 func TestBakeRobot(t *testing.T) {
 	t.Setenv("WIFI_PSK", "correct-horse-battery-staple")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	agent := testAgent(t, "arm64")
 	recipe := "../../recipes/examples/robot.star"
 	for _, profile := range imagetest.Profiles() {
@@ -120,7 +121,7 @@ func TestBakeKilled(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(bin, "bake", recipe, "--from", base, "--out", filepath.Join(dir, "out.img"), "--json")
+			cmd := exec.Command(bin, "bake", recipe, "--from", base, "--out", filepath.Join(dir, "out.img"), "--json", "--no-cache")
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)

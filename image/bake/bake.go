@@ -38,6 +38,9 @@ type Options struct {
 	From, Out string
 	// Compress writes Out as one .xz stream.
 	Compress bool
+	// Cache is a directory where a compressed base is kept decompressed
+	// for the next bake (the two most recently used); "" keeps none.
+	Cache string
 	// Recipe is the compiled recipe; Secrets the values of its secrets.
 	Recipe  *recipes.Recipe
 	Secrets recipes.Secrets
@@ -107,7 +110,7 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer work.discard()
 	opts.Logf("reading %s", opts.From)
-	size, err := image.CopyBase(ctx, work.f, opts.From, progressOf(opts, PhaseCopy))
+	size, err := copyBase(ctx, work.f, opts)
 	if err != nil {
 		return nil, err
 	}
