@@ -13,7 +13,6 @@ import (
 	"io"
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/ulikunitz/xz/lzma"
 )
@@ -280,72 +279,34 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // A decodeJob is one block on its way through the workers to emit.
 type decodeJob struct {
 	block
-	out  []byte
-	err  error
-	done chan struct{}
+	err error
 	// streamed blocks are too big to buffer; the emitter decodes them.
 	streamed bool
 }
 
 // decodeBlocks decodes blocks on workers and emits them in order.
 func decodeBlocks(ctx context.Context, r io.ReaderAt, blocks []block, opts Options, emit func(off int64, p []byte) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers := opts.workers()
-	jobs := make(chan *decodeJob)
-	order := make(chan *decodeJob, workers+1)
-	// Buffers go round: producer → worker → emitter → producer, so that
-	// no more than workers+1 blocks are ever in memory.
-	free := make(chan []byte, workers+1)
-	for range workers + 1 {
-		free <- nil
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			var in []byte
-			for j := range jobs {
-				j.out, j.err = decodeBlock(r, j.block, j.out, &in)
-				close(j.done)
+	next := 0
+	return inOrder(ctx, opts.workers(),
+		func() (*decodeJob, bool) {
+			if next == len(blocks) {
+				return nil, false
 			}
-		})
-	}
-	wg.Go(func() {
-		defer close(order)
-		defer close(jobs)
-		for _, b := range blocks {
-			j := &decodeJob{block: b, done: make(chan struct{})}
-			if b.uncompressed > maxBuffered || b.padded() > maxBuffered {
-				j.streamed = true
-				close(j.done)
-			} else {
-				select {
-				case j.out = <-free:
-				case <-ctx.Done():
-					return
+			b := blocks[next]
+			next++
+			return &decodeJob{block: b, streamed: b.uncompressed > maxBuffered || b.padded() > maxBuffered}, true
+		},
+		func() func(*decodeJob, []byte) []byte {
+			var in []byte // the worker's compressed input
+			return func(j *decodeJob, out []byte) []byte {
+				if j.streamed {
+					return out
 				}
+				out, j.err = decodeBlock(r, j.block, out, &in)
+				return out
 			}
-			select {
-			case order <- j:
-			case <-ctx.Done():
-				return
-			}
-			if !j.streamed {
-				select {
-				case jobs <- j:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	})
-	err := func() error {
-		for j := range order {
-			select {
-			case <-j.done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		},
+		func(j *decodeJob, out []byte) error {
 			if j.streamed {
 				if err := streamBlock(ctx, r, j.block, opts, emit); err != nil {
 					return err
@@ -354,20 +315,13 @@ func decodeBlocks(ctx context.Context, r io.ReaderAt, blocks []block, opts Optio
 				if j.err != nil {
 					return j.err
 				}
-				if err := emit(j.uoffset, j.out[:j.uncompressed]); err != nil {
+				if err := emit(j.uoffset, out[:j.uncompressed]); err != nil {
 					return err
 				}
-				free <- j.out
 			}
 			opts.progress(j.offset + j.padded())
-		}
-		return ctx.Err()
-	}()
-	cancel()
-	for range order {
-	}
-	wg.Wait()
-	return err
+			return nil
+		})
 }
 
 // blockLayout checks a block's header against its index record and

@@ -27,10 +27,7 @@ var blockSize int64 = BlockSize
 // An encodeJob is one block on its way through the workers to w.
 type encodeJob struct {
 	off, size int64
-	// out is the whole encoded block: header, data, padding, check.
-	out  []byte
-	err  error
-	done chan struct{}
+	err       error
 }
 
 // Encode writes the first size bytes of src to w as one .xz stream of
@@ -39,102 +36,64 @@ type encodeJob struct {
 // xz -T0 writes them. A block of zeros is compressed once and reused.
 // Memory is about (workers+1) × 2 × BlockSize plus the encoders'.
 func Encode(ctx context.Context, w io.Writer, src io.ReaderAt, size int64, opts Options) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers := opts.workers()
-	jobs := make(chan *encodeJob)
-	order := make(chan *encodeJob, workers+1)
-	free := make(chan []byte, workers+1)
-	for range workers + 1 {
-		free <- nil
-	}
 	zeroBlock := sync.OnceValues(func() ([]byte, error) {
 		return encodeBlock(nil, make([]byte, blockSize))
 	})
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			var in []byte
-			for j := range jobs {
+	if _, err := w.Write(appendStreamHeader(nil, checkCRC64)); err != nil {
+		return err
+	}
+	var records []record
+	off := int64(0)
+	err := inOrder(ctx, opts.workers(),
+		func() (*encodeJob, bool) {
+			if off >= size {
+				return nil, false
+			}
+			j := &encodeJob{off: off, size: min(blockSize, size-off)}
+			off += j.size
+			return j, true
+		},
+		func() func(*encodeJob, []byte) []byte {
+			var in []byte // the worker's uncompressed input
+			return func(j *encodeJob, out []byte) []byte {
 				if cap(in) < int(j.size) {
 					in = make([]byte, j.size)
 				}
 				in = in[:j.size]
-				if j.err = readAt(src, in, j.off); j.err == nil {
-					if j.size == blockSize && allZero(in) {
-						var zero []byte
-						zero, j.err = zeroBlock()
-						j.out = append(j.out[:0], zero...)
-					} else {
-						j.out, j.err = encodeBlock(j.out[:0], in)
-					}
+				if j.err = readAt(src, in, j.off); j.err != nil {
+					return out
 				}
-				close(j.done)
+				if j.size == blockSize && allZero(in) {
+					var zero []byte
+					zero, j.err = zeroBlock()
+					return append(out[:0], zero...)
+				}
+				out, j.err = encodeBlock(out[:0], in)
+				return out
 			}
-		})
-	}
-	wg.Go(func() {
-		defer close(order)
-		defer close(jobs)
-		for off := int64(0); off < size; off += blockSize {
-			j := &encodeJob{off: off, size: min(blockSize, size-off), done: make(chan struct{})}
-			select {
-			case j.out = <-free:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case order <- j:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				return
-			}
-		}
-	})
-	err := func() error {
-		head := appendStreamHeader(nil, checkCRC64)
-		if _, err := w.Write(head); err != nil {
-			return err
-		}
-		var records []record
-		for j := range order {
-			select {
-			case <-j.done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		},
+		func(j *encodeJob, out []byte) error {
 			if j.err != nil {
 				return j.err
 			}
-			if _, err := w.Write(j.out); err != nil {
+			if _, err := w.Write(out); err != nil {
 				return err
 			}
 			// The check is a multiple of four bytes, so the padding is all
 			// before it: unpadded is the encoded size less the padding.
-			h, err := parseBlockHeader(j.out)
+			h, err := parseBlockHeader(out)
 			if err != nil {
 				return fmt.Errorf("encoding: %w", err) // our own header: a bug
 			}
 			records = append(records, record{unpadded: int64(h.size) + h.compressed + 8, uncompressed: j.size})
-			free <- j.out
 			opts.progress(j.off + j.size)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		index := appendIndex(nil, records)
-		tail := appendStreamFooter(index, checkCRC64, int64(len(index)))
-		_, err := w.Write(tail)
+			return nil
+		})
+	if err != nil {
 		return err
-	}()
-	cancel()
-	for range order {
 	}
-	wg.Wait()
+	index := appendIndex(nil, records)
+	_, err = w.Write(appendStreamFooter(index, checkCRC64, int64(len(index))))
 	return err
 }
 
