@@ -64,7 +64,11 @@ func (e *Env) Query(ctx context.Context, argv ...string) (res *ExecResult, ok bo
 	if e.Runner == nil {
 		return nil, false, nil
 	}
-	res, err = e.Runner.Run(ctx, &Exec{Description: "query", Argv: argv})
+	if q, isQuerier := e.Runner.(Querier); isQuerier {
+		res, err = q.Query(ctx, argv)
+	} else {
+		res, err = e.Runner.Run(ctx, &Exec{Description: "query", Argv: argv})
+	}
 	if err != nil {
 		return nil, true, fmt.Errorf("running %s: %w", shellJoin(argv), err)
 	}

@@ -35,6 +35,14 @@ type Runner interface {
 	Run(ctx context.Context, e *Exec) (*ExecResult, error)
 }
 
+// Querier is a Runner that answers read-only commands (Env.Query) apart
+// from commands that change the target, so that it can run them in a
+// batch with other reads, or remember their answers until the target
+// changes (a Pi over SSH).
+type Querier interface {
+	Query(ctx context.Context, argv []string) (*ExecResult, error)
+}
+
 // FileInfo describes a file on a target. It is plain data so that a remote
 // target can send it in bulk.
 type FileInfo struct {

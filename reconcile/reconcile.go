@@ -62,6 +62,15 @@ type Options struct {
 	Skip map[string]string
 }
 
+// A Prefetcher is a target whose reads are costly one by one (a Pi over
+// SSH: a round trip each). Before a run, Run calls Prefetch with a pass
+// that plans all the steps, quietly, against a view the target gives; the
+// target learns from what the pass reads, and fetches it in bulk. The view
+// must not be a Prefetcher itself.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, pass func(view ops.System) error) error
+}
+
 // Status is what happened to one step.
 type Status string
 
@@ -158,6 +167,15 @@ func Run(ctx context.Context, sys ops.System, steps []*ops.Step, opts Options, r
 	}
 	if e.opts.Redact == nil {
 		e.opts.Redact = func(s string) string { return s }
+	}
+	if pf, ok := sys.(Prefetcher); ok {
+		pass := func(view ops.System) error {
+			_, err := Run(ctx, view, steps, Options{Now: e.opts.Now, Skip: opts.Skip}, nil)
+			return err
+		}
+		if err := pf.Prefetch(ctx, pass); err != nil {
+			return Summary{}, fmt.Errorf("reading the target: %w", err)
+		}
 	}
 	e.runner, _ = sys.(ops.Runner)
 	e.view = sys

@@ -1,0 +1,158 @@
+package ssh
+
+import (
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pibake/pibake/ops"
+)
+
+// The remote side is plain POSIX sh with Debian's coreutils, findutils and
+// tar (all Essential on Raspberry Pi OS): nothing is installed on the Pi.
+//
+// Answers are NUL-terminated fields; a file's content travels as base64
+// (in a tar archive when fetched in bulk), so no byte of it can be taken
+// for a separator.
+
+// prelude starts every remote shell: a private temporary directory, a
+// fixed environment, and the helpers the change scripts use.
+const prelude = `export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+umask 022
+T=$(mktemp -d /tmp/.pibake.XXXXXXXX) || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 129' HUP
+trap 'exit 143' TERM
+trap 'exit 141' PIPE
+pibake_fixed() { case $(stat -f -c %T -- "$1" 2>/dev/null) in msdos|vfat|fat|exfat) return 0;; esac; return 1; }
+pibake_attrs() { pibake_fixed "$1" && return 0; chown -- "$3:$4" "$1" && chmod -- "$2" "$1"; }
+pibake_put() {
+	t=$(mktemp -- "$(dirname -- "$1")/.pibake-XXXXXXXX") || return 1
+	if base64 -d >"$t" && pibake_attrs "$t" "$2" "$3" "$4" && sync -- "$t" && mv -fT -- "$t" "$1"; then return 0; fi
+	rm -f -- "$t"; return 1
+}
+pibake_link() {
+	t=$(dirname -- "$1")/.pibake-link-$$
+	rm -f -- "$t"
+	if ln -s -- "$2" "$t" && { pibake_fixed "$t" || chown -h -- "$3:$4" "$t"; } && mv -fT -- "$t" "$1"; then return 0; fi
+	rm -f -- "$t"; return 1
+}
+pibake_mkdir() { mkdir -m 700 -- "$1" && pibake_attrs "$1" "$2" "$3" "$4"; }
+pibake_done() { printf 'R\0%d\0' "$1"; base64 -w0 "$T/e"; printf '\0'; }
+pibake_ran() { printf 'X\0%d\0' "$1"; base64 -w0 "$T/o"; printf '\0'; base64 -w0 "$T/e"; printf '\0'; }
+`
+
+// statFormat is find's -printf for one file: type, mode, owner, size,
+// filesystem type and link target, after a tag and the path.
+const statFormat = `%p\0%y\0%m\0%U\0%G\0%s\0%F\0%l\0`
+
+// quote quotes s for the remote shell.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func quoteAll(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = quote(p)
+	}
+	return strings.Join(q, " ")
+}
+
+// fetchScript reads the facts r asks for in one go.
+func fetchScript(r *requests) string {
+	var b strings.Builder
+	lstat, stat, list := sorted(r.lstat), sorted(r.stat), sorted(r.list)
+	read, peek := sorted(r.read), sorted(r.peek)
+	if len(lstat) > 0 {
+		fmt.Fprintf(&b, "find -P %s -maxdepth 0 -printf 'S\\0%s' 2>/dev/null\n", quoteAll(lstat), statFormat)
+	}
+	if len(stat) > 0 {
+		fmt.Fprintf(&b, "find -L %s -maxdepth 0 -printf 'T\\0%s' 2>/dev/null\n", quoteAll(stat), statFormat)
+	}
+	if len(list) > 0 {
+		fmt.Fprintf(&b, "find -H %s -mindepth 1 -maxdepth 1 -printf 'E\\0%%H\\0%s' 2>/dev/null\n", quoteAll(list), statFormat)
+	}
+	if len(read)+len(peek) > 0 {
+		b.WriteString("printf 'A\\0'\n{ ")
+		if len(read) > 0 {
+			fmt.Fprintf(&b, "find -L %s -maxdepth 0 -type f -print0; ", quoteAll(read))
+		}
+		if len(peek) > 0 {
+			// Small files asked about are likely read next: send them now.
+			fmt.Fprintf(&b, "find -P %s -maxdepth 0 -type f -size -%dc -print0; ", quoteAll(peek), peekSize+1)
+		}
+		b.WriteString("} 2>/dev/null | tar -c -h --null --no-recursion -T - -f - 2>/dev/null | base64 -w0\nprintf '\\0'\n")
+	}
+	keys := make([]string, 0, len(r.queries))
+	for k := range r.queries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "printf 'Q\\0%%s\\0' %s\n", quote(k))
+		b.WriteString(execCommand(&ops.Exec{Argv: r.queries[k]}))
+		b.WriteString("pibake_ran $?\n")
+	}
+	return b.String()
+}
+
+// peekSize bounds the files sent with their Lstat.
+const peekSize = 64 << 10
+
+// execCommand runs e as the local target does: a clean environment, in
+// e.Dir or /, as e.User when set; stdin empty, output to $T/o and $T/e.
+func execCommand(e *ops.Exec) string {
+	argv := e.Argv
+	if len(argv) == 0 {
+		argv = []string{"/bin/sh", "-e", "-c", e.Script}
+	}
+	if e.User != "" && e.User != "root" {
+		argv = append([]string{"runuser", "-u", e.User, "--"}, argv...)
+	}
+	dir := e.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	env := append([]string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"LANG=C.UTF-8",
+		"HOME=/root",
+	}, e.Env...)
+	return fmt.Sprintf("( cd %s && exec env -i %s %s ) </dev/null >\"$T/o\" 2>\"$T/e\"\n", quote(dir), quoteAll(env), quoteAll(argv))
+}
+
+// changeScript makes one file change, answering R, its status and its
+// error output.
+func changeScript(c *ops.Change) (string, error) {
+	var cmd string
+	mode := fmt.Sprintf("%05o", uint32(c.Mode))
+	owner := fmt.Sprintf("%d %d", c.UID, c.GID)
+	switch c.Kind {
+	case ops.Write:
+		var b strings.Builder
+		fmt.Fprintf(&b, "pibake_put %s %s %s <<'PIBAKE_EOF'\n", quote(c.Path), mode, owner)
+		enc := base64.StdEncoding.EncodeToString(c.Content)
+		for len(enc) > 76 {
+			b.WriteString(enc[:76])
+			b.WriteByte('\n')
+			enc = enc[76:]
+		}
+		b.WriteString(enc)
+		b.WriteString("\nPIBAKE_EOF")
+		cmd = b.String()
+	case ops.Attrs:
+		cmd = fmt.Sprintf("pibake_attrs %s %s %s", quote(c.Path), mode, owner)
+	case ops.Mkdir:
+		cmd = fmt.Sprintf("pibake_mkdir %s %s %s", quote(c.Path), mode, owner)
+	case ops.Symlink:
+		cmd = fmt.Sprintf("pibake_link %s %s %s", quote(c.Path), quote(c.Target), owner)
+	case ops.Remove:
+		if c.Path == "/" {
+			return "", fmt.Errorf("refusing to remove the root")
+		}
+		cmd = "rm -rf -- " + quote(c.Path)
+	default:
+		return "", fmt.Errorf("unknown change kind %q", c.Kind)
+	}
+	return "{\n" + cmd + "\n} 2>\"$T/e\"\npibake_done $?", nil
+}
