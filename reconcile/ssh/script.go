@@ -72,6 +72,10 @@ func fetchScript(r *requests) string {
 	if len(list) > 0 {
 		fmt.Fprintf(&b, "find -H %s -mindepth 1 -maxdepth 1 -printf 'E\\0%%H\\0%s' 2>/dev/null\n", quoteAll(list), statFormat)
 	}
+	if len(peek) > 0 {
+		// Directories asked about are likely listed next: list them now.
+		fmt.Fprintf(&b, "find -P %s -mindepth 1 -maxdepth 1 -printf 'E\\0%%H\\0%s' 2>/dev/null\n", quoteAll(peek), statFormat)
+	}
 	if len(read)+len(peek) > 0 {
 		b.WriteString("printf 'A\\0'\n{ ")
 		if len(read) > 0 {

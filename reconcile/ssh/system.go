@@ -37,6 +37,10 @@ type System struct {
 	working requests  // every fact asked for in this run, fetched again after a command
 	missing *requests // while speculating: what the passes asked for and was not known
 	stale   bool      // a command ran: refetch the working set on the next miss
+	trace   func(format string, args ...any)
+
+	remember   string
+	remembered *requests // loaded from remember, fetched by the first Prefetch batch
 }
 
 var (
@@ -52,6 +56,15 @@ type SystemOptions struct {
 	// SudoPassword, when set, is given to sudo -S; otherwise sudo -n is
 	// used, which fails at once if sudo wants a password.
 	SudoPassword []byte
+	// Remember, when set, is a file where the facts this run asked for
+	// are kept when the System is closed, and fetched with the first batch
+	// of the next run (see Prefetch): what a run reads at its second or
+	// third round trip because it depends on what the first returned (a
+	// venv's Python version, then its packages) comes in the first. A
+	// missing or unreadable file is ignored. Key it by host and recipe.
+	Remember string
+	// Trace, when set, is told about each round trip.
+	Trace func(format string, args ...any)
 }
 
 // NewSystem starts the remote shell on conn. name is for messages
@@ -72,7 +85,14 @@ func NewSystem(ctx context.Context, conn Conn, name string, o SystemOptions) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &System{sh: sh, name: name, known: newFacts(), working: newRequests()}
+	s := &System{sh: sh, name: name, known: newFacts(), working: newRequests(), trace: o.Trace}
+	if s.trace == nil {
+		s.trace = func(string, ...any) {}
+	}
+	if o.Remember != "" {
+		s.remember = o.Remember
+		s.remembered = loadRequests(o.Remember)
+	}
 	if o.User != "root" && o.SudoPassword != nil {
 		if err := s.sudoWithPassword(ctx); err != nil {
 			sh.close()
@@ -125,8 +145,22 @@ func (s *System) String() string { return s.name }
 // after authentication: opening the shell and each request.
 func (s *System) RoundTrips() int { return int(s.sh.trips.Load()) }
 
-// Close ends the remote shell (which removes its temporary files).
-func (s *System) Close() error { return s.sh.close() }
+// Close ends the remote shell (which removes its temporary files), and
+// keeps what this run asked for in the Remember file.
+func (s *System) Close() error {
+	err := s.sh.close()
+	if s.remember != "" {
+		s.mu.Lock()
+		w := s.working
+		s.mu.Unlock()
+		if !w.empty() {
+			if serr := saveRequests(s.remember, &w); serr != nil {
+				s.trace("remembering facts: %v", serr)
+			}
+		}
+	}
+	return err
+}
 
 // facts are what is known about the host, by path. A path present with a
 // nil value does not exist.
@@ -428,6 +462,7 @@ func (r reader) need(ctx context.Context, ask func(*requests), known func(*facts
 // fetchLocked asks the host for r in one round trip and records the
 // answers.
 func (s *System) fetchLocked(ctx context.Context, r *requests) error {
+	s.trace("fetch: lstat %q stat %q list %q read %q peek %q queries %d", sorted(r.lstat), sorted(r.stat), sorted(r.list), sorted(r.read), sorted(r.peek), len(r.queries))
 	fields, err := s.sh.request(ctx, fetchScript(r))
 	if err != nil {
 		return err
@@ -450,9 +485,19 @@ func (s *System) fetchLocked(ctx context.Context, r *requests) error {
 	}
 	for p := range r.list {
 		if fi := s.known.stat[p]; fi != nil && fi.IsDir() {
-			list := got.list[p]
-			sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-			s.known.list[p] = list
+			s.known.list[p] = sortedList(got.list[p])
+		}
+	}
+	// A listing tells each entry's lstat.
+	for dir, list := range got.list {
+		for _, fi := range list {
+			c := *fi
+			s.known.lstat[path.Join(dir, fi.Name)] = &c
+		}
+	}
+	for p := range r.peek {
+		if fi := s.known.lstat[p]; fi != nil && fi.IsDir() {
+			s.known.list[p] = sortedList(got.list[p])
 		}
 	}
 	for p := range r.read {
@@ -478,6 +523,14 @@ func (s *System) fetchLocked(ctx context.Context, r *requests) error {
 		}
 	}
 	return nil
+}
+
+func sortedList(list []*ops.FileInfo) []*ops.FileInfo {
+	if list == nil {
+		list = []*ops.FileInfo{}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list
 }
 
 // parseFacts reads the fields fetchScript's answer is made of.
@@ -713,9 +766,12 @@ func (s *System) Run(ctx context.Context, e *ops.Exec) (*ops.ExecResult, error) 
 // the real answers led to. The real run then reads from what was fetched.
 func (s *System) Prefetch(ctx context.Context, pass func(view ops.System) error) error {
 	guesses := []guess{guessAbsent, guessFile, guessDir}
-	for round := 0; round < 4; round++ {
+	for round := 0; round < maxRounds; round++ {
 		miss := newRequests()
 		s.mu.Lock()
+		if round == 0 && s.remembered != nil {
+			miss.merge(s.remembered)
+		}
 		s.missing = &miss
 		s.mu.Unlock()
 		for _, g := range guesses {
@@ -739,6 +795,10 @@ func (s *System) Prefetch(ctx context.Context, pass func(view ops.System) error)
 	}
 	return nil
 }
+
+// maxRounds bounds the batches of a Prefetch; what is still missing then
+// is fetched when read.
+const maxRounds = 6
 
 // speculation is the view of the host a Prefetch pass plans against.
 type speculation struct{ r reader }

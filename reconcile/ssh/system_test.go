@@ -70,6 +70,17 @@ func sshTestHost(t *testing.T, user string) (*testhost.Host, *cryptossh.Client) 
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
+	testSigners[h] = signer
+	return h, dialTestHost(t, h, user)
+}
+
+// testSigners are the client keys of the test hosts.
+var testSigners = map[*testhost.Host]cryptossh.Signer{}
+
+// dialTestHost makes a new connection to h's sshd as user.
+func dialTestHost(t *testing.T, h *testhost.Host, user string) *cryptossh.Client {
+	t.Helper()
+	signer := testSigners[h]
 	os.MkdirAll(filepath.Join(h.Root, "run/sshd"), 0o755)
 	cmd := exec.Command("chroot", h.Root, "/usr/sbin/sshd", "-i", "-e")
 	stdin, err := cmd.StdinPipe()
@@ -95,7 +106,7 @@ func sshTestHost(t *testing.T, user string) (*testhost.Host, *cryptossh.Client) 
 	}
 	client := cryptossh.NewClient(c, chans, reqs)
 	t.Cleanup(func() { client.Close() })
-	return h, client
+	return client
 }
 
 func TestSystemSmoke(t *testing.T) {

@@ -1,0 +1,76 @@
+//go:build linux
+
+package ssh
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pibake/pibake/recipes"
+	"github.com/pibake/pibake/reconcile"
+	"github.com/pibake/pibake/reconcile/testhost"
+)
+
+// TestRobotOverSSH applies the example recipe to a Debian host over real
+// sshd, as a user who becomes root with sudo; a plan on a new connection
+// is then in state, in at most two round trips after the handshake.
+func TestRobotOverSSH(t *testing.T) {
+	testhost.Skip(t)
+	h, client := sshTestHost(t, "pi")
+	for _, name := range []string{"config.txt", "cmdline.txt"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "rootfs", "boot", "firmware", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.WriteFile(t, "/boot/firmware/"+name, b, 0o644)
+	}
+	recipe, err := recipes.Load("../../recipes/examples/robot.star", recipes.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault, err := recipes.LoadSecrets("../../recipes/examples/robot.env", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, redact, err := recipe.Resolve(vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sys, err := NewSystem(ctx, client, "ssh pi@sut", SystemOptions{User: "pi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	rep := reconcile.NewTextReporter(&log, reconcile.TextOptions{})
+	sum, err := reconcile.Run(ctx, sys, steps, reconcile.Options{Apply: true, Now: time.Now(), Redact: redact}, rep)
+	if err != nil || sum.Failed > 0 {
+		t.Fatalf("apply: %v\n%s", err, log.String())
+	}
+	t.Logf("apply: %d round trips\n%s", sys.RoundTrips(), log.String())
+	sys.Close()
+
+	// The first plan learns what the recipe reads on this host; the
+	// next one fetches it in one batch.
+	remember := filepath.Join(t.TempDir(), "facts.json")
+	for i, max := range []int{maxRounds + 1, 2} {
+		sys2, err := NewSystem(ctx, dialTestHost(t, h, "pi"), "ssh pi@sut", SystemOptions{User: "pi", Trace: t.Logf, Remember: remember})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Reset()
+		sum, err = reconcile.Run(ctx, sys2, steps, reconcile.Options{Now: time.Now(), Redact: redact}, reconcile.NewTextReporter(&log, reconcile.TextOptions{}))
+		sys2.Close()
+		if err != nil || sum.Pending > 0 || sum.Failed > 0 {
+			t.Fatalf("plan %d after apply: %+v %v\n%s", i+1, sum, err, log.String())
+		}
+		t.Logf("no-op plan %d: %d round trips", i+1, sys2.RoundTrips())
+		if n := sys2.RoundTrips(); n > max {
+			t.Errorf("no-op plan %d took %d round trips after the handshake, want at most %d", i+1, n, max)
+		}
+	}
+}
