@@ -199,6 +199,11 @@ chmod 600 %[1]s/.ssh/authorized_keys`, home, user)
 // power or its link.
 func (s *SSHD) Cut(t testing.TB) {
 	t.Helper()
+	s.signal(t, syscall.SIGKILL)
+}
+
+func (s *SSHD) signal(t testing.TB, signal syscall.Signal) {
+	t.Helper()
 	out, err := exec.Command("ip", "netns", "pids", s.Name).Output()
 	if err != nil {
 		t.Errorf("listing the processes in %s: %v", s.Name, err)
@@ -206,9 +211,17 @@ func (s *SSHD) Cut(t testing.TB) {
 	}
 	for _, field := range strings.Fields(string(out)) {
 		if pid, err := strconv.Atoi(field); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL)
+			syscall.Kill(pid, signal)
 		}
 	}
+}
+
+// Freeze stops (SIGSTOP) every process in the host's namespace: the
+// connections stay open but nothing answers, as when a link dies without a
+// word. Cut, or the end of the test, kills them.
+func (s *SSHD) Freeze(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGSTOP)
 }
 
 // Listen runs the host's sshd as a daemon listening on 127.0.0.1:port in
