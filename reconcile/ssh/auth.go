@@ -30,6 +30,9 @@ type authenticator struct {
 	skipped    []string
 	err        error // a key that could not be unlocked
 	identities []string
+	// pause and resume stop the connect timeout while a passphrase is
+	// asked: a person may take a while to type it.
+	pause, resume func()
 }
 
 // authMethods gathers the keys for h. An agent that cannot be reached and
@@ -230,7 +233,7 @@ func (k *encryptedKey) unlock() (cryptossh.AlgorithmSigner, error) {
 	}
 	prompt := fmt.Sprintf("Enter passphrase for key '%s': ", k.path)
 	for range passphraseTries {
-		pass, err := k.ask(prompt)
+		pass, err := k.askPaused(prompt)
 		if err != nil {
 			k.auth.err = fmt.Errorf("key %s: asking its passphrase: %w", k.path, err)
 			return nil, k.auth.err
@@ -253,4 +256,12 @@ func (k *encryptedKey) unlock() (cryptossh.AlgorithmSigner, error) {
 	}
 	k.auth.err = fmt.Errorf("key %s: wrong passphrase %d times", k.path, passphraseTries)
 	return nil, k.auth.err
+}
+
+func (k *encryptedKey) askPaused(prompt string) ([]byte, error) {
+	if k.auth.pause != nil {
+		k.auth.pause()
+		defer k.auth.resume()
+	}
+	return k.ask(prompt)
 }

@@ -172,12 +172,10 @@ func (d *dialer) resolve(target string) (*Host, error) {
 }
 
 // dial reaches h over its proxy, its jump hosts or TCP, and sets the SSH
-// connection up over that.
+// connection up over that. The timeout bounds each of the two, and does
+// not run while a passphrase is asked.
 func (d *dialer) dial(ctx context.Context, h *Host, depth int) (*Client, error) {
 	c := &Client{Host: h, Name: hostName(h), stopKeepalive: make(chan struct{})}
-	timeout := d.timeout(h)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	conn, err := d.transport(ctx, c, depth)
 	if err != nil {
 		c.closeAll()
@@ -186,9 +184,6 @@ func (d *dialer) dial(ctx context.Context, h *Host, depth int) (*Client, error) 
 	if err := d.handshake(ctx, c, conn); err != nil {
 		conn.Close()
 		c.closeAll()
-		if ctx.Err() != nil && !errors.Is(err, ErrUnknownHostKey) && !errors.Is(err, ErrChangedHostKey) {
-			return nil, fmt.Errorf("ssh %s: connecting: %w (%w)", c.Name, context.Cause(ctx), err)
-		}
 		return nil, err
 	}
 	go c.keepalive(d.opts.Keepalive)
@@ -219,6 +214,8 @@ func (c *Client) closeAll() {
 // transport gives a byte stream to the host's sshd.
 func (d *dialer) transport(ctx context.Context, c *Client, depth int) (net.Conn, error) {
 	h := c.Host
+	connectCtx, cancel := context.WithTimeout(ctx, d.timeout(h))
+	defer cancel()
 	address := net.JoinHostPort(h.HostName, strconv.Itoa(h.Port))
 	switch {
 	case h.ProxyCommand != "":
@@ -234,14 +231,14 @@ func (d *dialer) transport(ctx context.Context, c *Client, depth int) (net.Conn,
 			return nil, err
 		}
 		c.closers = append(c.closers, jump.Close)
-		conn, err := jump.DialContext(ctx, "tcp", address)
+		conn, err := jump.DialContext(connectCtx, "tcp", address)
 		if err != nil {
 			return nil, fmt.Errorf("through jump host %s: %w", jump.Name, err)
 		}
 		return conn, nil
 	}
 	var nd net.Dialer
-	return nd.DialContext(ctx, "tcp", address)
+	return nd.DialContext(connectCtx, "tcp", address)
 }
 
 // dialJumps reaches the last of hops, each through the one before it. The
@@ -282,9 +279,9 @@ func (d *dialer) dialJumps(ctx context.Context, hops []string, depth int) (*Clie
 func (d *dialer) dialThrough(ctx context.Context, via *Client, h *Host) (*Client, error) {
 	c := &Client{Host: h, Name: hostName(h), stopKeepalive: make(chan struct{})}
 	c.closers = append(c.closers, via.Close)
-	ctx, cancel := context.WithTimeout(ctx, d.timeout(h))
+	connectCtx, cancel := context.WithTimeout(ctx, d.timeout(h))
 	defer cancel()
-	conn, err := via.DialContext(ctx, "tcp", net.JoinHostPort(h.HostName, strconv.Itoa(h.Port)))
+	conn, err := via.DialContext(connectCtx, "tcp", net.JoinHostPort(h.HostName, strconv.Itoa(h.Port)))
 	if err != nil {
 		c.closeAll()
 		return nil, fmt.Errorf("ssh %s: connecting through %s: %w", c.Name, via.Name, err)
@@ -299,7 +296,8 @@ func (d *dialer) dialThrough(ctx context.Context, via *Client, h *Host) (*Client
 }
 
 // handshake sets SSH up over conn: host key, then authentication. The
-// connection is closed when ctx ends first.
+// connection is closed when ctx ends first, or the timeout passes (not
+// counting the time a passphrase is asked).
 func (d *dialer) handshake(ctx context.Context, c *Client, conn net.Conn) error {
 	h := c.Host
 	hostKeys, err := d.hostKeyCallback(h)
@@ -319,20 +317,30 @@ func (d *dialer) handshake(ctx context.Context, c *Client, conn net.Conn) error 
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	timer := newPausableTimer(d.timeout(h), func() { conn.Close() })
+	defer timer.stop()
+	auth.pause, auth.resume = timer.pause, timer.resume
 	address := net.JoinHostPort(h.HostName, strconv.Itoa(h.Port))
 	sshConn, chans, reqs, err := cryptossh.NewClientConn(conn, address, config)
 	if err != nil {
-		return d.handshakeError(c, conn, hostKeys, auth, err)
+		switch {
+		case hostKeys.err != nil:
+			return fmt.Errorf("ssh %s: %w", c.Name, hostKeys.err)
+		case ctx.Err() != nil:
+			// The connection was closed for this: what the proxy or
+			// x/crypto said of it would mislead.
+			return fmt.Errorf("ssh %s: connecting: %w", c.Name, context.Cause(ctx))
+		case timer.fired():
+			return fmt.Errorf("ssh %s: connecting: timed out after %s", c.Name, d.timeout(h))
+		}
+		return d.handshakeError(c, conn, auth, err)
 	}
 	c.Client = cryptossh.NewClient(sshConn, chans, reqs)
 	return nil
 }
 
 // handshakeError says what went wrong in terms of the host.
-func (d *dialer) handshakeError(c *Client, conn net.Conn, hostKeys *hostKeyChecker, auth *authenticator, err error) error {
-	if hostKeys.err != nil {
-		return fmt.Errorf("ssh %s: %w", c.Name, hostKeys.err)
-	}
+func (d *dialer) handshakeError(c *Client, conn net.Conn, auth *authenticator, err error) error {
 	if strings.Contains(err.Error(), "unable to authenticate") {
 		return fmt.Errorf("ssh %s: authentication failed: %s", c.Name, auth.summary())
 	}
@@ -411,4 +419,49 @@ func (c *Client) keepalive(interval time.Duration) {
 			}()
 		}
 	}
+}
+
+// pausableTimer calls f once the time given has run, not counting pauses.
+type pausableTimer struct {
+	mu        sync.Mutex
+	timer     *time.Timer
+	remaining time.Duration
+	started   time.Time
+	done      bool
+}
+
+func newPausableTimer(d time.Duration, f func()) *pausableTimer {
+	t := &pausableTimer{remaining: d, started: time.Now()}
+	t.timer = time.AfterFunc(d, func() {
+		t.mu.Lock()
+		t.done = true
+		t.mu.Unlock()
+		f()
+	})
+	return t
+}
+
+func (t *pausableTimer) pause() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer.Stop() {
+		t.remaining -= time.Since(t.started)
+	}
+}
+
+func (t *pausableTimer) resume() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.done {
+		t.started = time.Now()
+		t.timer.Reset(max(t.remaining, 0))
+	}
+}
+
+func (t *pausableTimer) stop() { t.timer.Stop() }
+
+func (t *pausableTimer) fired() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.done
 }
