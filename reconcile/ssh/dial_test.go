@@ -185,12 +185,14 @@ type prompter struct {
 	mu      sync.Mutex
 	answers []string
 	prompts []string
+	delay   time.Duration // how long the person takes to type
 }
 
 func (p *prompter) ask(prompt string) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.prompts = append(p.prompts, prompt)
+	time.Sleep(p.delay)
 	if len(p.answers) == 0 {
 		return nil, errors.New("no more answers")
 	}
@@ -223,10 +225,12 @@ func TestDialEncryptedKey(t *testing.T) {
 		name        string
 		answers     []string
 		noPrompter  bool
+		delay       time.Duration
 		wantErr     string
 		wantPrompts int
 	}{
 		{name: "right passphrase", answers: []string{"pass"}, wantPrompts: 1},
+		{name: "slower than the timeout", answers: []string{"pass"}, delay: 1500 * time.Millisecond, wantPrompts: 1},
 		{name: "right at the third try", answers: []string{"a", "b", "pass"}, wantPrompts: 3},
 		{name: "wrong three times", answers: []string{"a", "b", "c", "pass"}, wantPrompts: 3,
 			wantErr: "authentication failed: key " + key + ": wrong passphrase 3 times"},
@@ -235,8 +239,9 @@ func TestDialEncryptedKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &prompter{answers: tt.answers}
+			p := &prompter{answers: tt.answers, delay: tt.delay}
 			o := dialOptions(t, config)
+			o.Timeout = time.Second
 			if !tt.noPrompter {
 				o.Passphrase = p.ask
 			}
