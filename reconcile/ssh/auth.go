@@ -38,7 +38,7 @@ type authenticator struct {
 // authMethods gathers the keys for h. An agent that cannot be reached and
 // identity files that cannot be read are noted, not fatal: another key
 // may get in.
-func (d *dialer) authMethods(h *Host) (*authenticator, error) {
+func (d *dialer) authMethods(h *Host) *authenticator {
 	a := &authenticator{identities: h.IdentityFiles}
 	files := a.loadFiles(h.IdentityFiles, d.opts.Passphrase)
 	a.addAgentKeys(d.opts.AgentSocket, h.IdentitiesOnly, files)
@@ -53,7 +53,7 @@ func (d *dialer) authMethods(h *Host) (*authenticator, error) {
 		a.signers = append(a.signers, f.signer)
 		a.files = append(a.files, f.path)
 	}
-	return a, nil
+	return a
 }
 
 func (a *authenticator) methods() []cryptossh.AuthMethod {

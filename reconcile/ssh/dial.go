@@ -304,10 +304,7 @@ func (d *dialer) handshake(ctx context.Context, c *Client, conn net.Conn) error 
 	if err != nil {
 		return fmt.Errorf("ssh %s: %w", c.Name, err)
 	}
-	auth, err := d.authMethods(h)
-	if err != nil {
-		return fmt.Errorf("ssh %s: %w", c.Name, err)
-	}
+	auth := d.authMethods(h)
 	defer auth.close()
 	config := &cryptossh.ClientConfig{
 		User:              h.User,
