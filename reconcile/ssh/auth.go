@@ -30,8 +30,8 @@ type authenticator struct {
 	skipped    []string
 	err        error // a key that could not be unlocked
 	identities []string
-	// pause and resume stop the connect timeout while a passphrase is
-	// asked: a person may take a while to type it.
+	// pause and resume stop the connect timeout while a key is unlocked:
+	// a person may take a while to type its passphrase.
 	pause, resume func()
 }
 
@@ -231,9 +231,15 @@ func (k *encryptedKey) unlock() (cryptossh.AlgorithmSigner, error) {
 	if k.signer != nil {
 		return k.signer, nil
 	}
+	// Typing and the key derivation (bcrypt, slow on purpose) are not the
+	// server's doing: the connect timeout waits.
+	if k.auth.pause != nil {
+		k.auth.pause()
+		defer k.auth.resume()
+	}
 	prompt := fmt.Sprintf("Enter passphrase for key '%s': ", k.path)
 	for range passphraseTries {
-		pass, err := k.askPaused(prompt)
+		pass, err := k.ask(prompt)
 		if err != nil {
 			k.auth.err = fmt.Errorf("key %s: asking its passphrase: %w", k.path, err)
 			return nil, k.auth.err
@@ -256,12 +262,4 @@ func (k *encryptedKey) unlock() (cryptossh.AlgorithmSigner, error) {
 	}
 	k.auth.err = fmt.Errorf("key %s: wrong passphrase %d times", k.path, passphraseTries)
 	return nil, k.auth.err
-}
-
-func (k *encryptedKey) askPaused(prompt string) ([]byte, error) {
-	if k.auth.pause != nil {
-		k.auth.pause()
-		defer k.auth.resume()
-	}
-	return k.ask(prompt)
 }

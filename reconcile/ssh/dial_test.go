@@ -230,7 +230,7 @@ func TestDialEncryptedKey(t *testing.T) {
 		wantPrompts int
 	}{
 		{name: "right passphrase", answers: []string{"pass"}, wantPrompts: 1},
-		{name: "slower than the timeout", answers: []string{"pass"}, delay: 1500 * time.Millisecond, wantPrompts: 1},
+		{name: "slower than the timeout", answers: []string{"pass"}, delay: 2500 * time.Millisecond, wantPrompts: 1},
 		{name: "right at the third try", answers: []string{"a", "b", "pass"}, wantPrompts: 3},
 		{name: "wrong three times", answers: []string{"a", "b", "c", "pass"}, wantPrompts: 3,
 			wantErr: "authentication failed: key " + key + ": wrong passphrase 3 times"},
@@ -241,7 +241,7 @@ func TestDialEncryptedKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &prompter{answers: tt.answers, delay: tt.delay}
 			o := dialOptions(t, config)
-			o.Timeout = time.Second
+			o.Timeout = 2 * time.Second
 			if !tt.noPrompter {
 				o.Passphrase = p.ask
 			}
