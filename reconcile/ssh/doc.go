@@ -3,9 +3,23 @@
 // it through the user's ssh_config(5) and checks host keys against
 // known_hosts files.
 //
-// This slice does not dial: it only decides the effective HostName, User,
-// Port, identity files, proxies and host key policy, and builds the
-// [golang.org/x/crypto/ssh.HostKeyCallback] a later dialer uses.
+// [Dial] connects, on golang.org/x/crypto/ssh: through the host's
+// ProxyCommand (run by /bin/sh -c, its stdin and stdout as the connection),
+// its ProxyJump hosts (each hop resolved through the config too), or TCP;
+// it checks the host key with [HostKeyCallback], asking first for the key
+// types known_hosts holds for the host as OpenSSH does, and authenticates
+// with public keys in OpenSSH's order: ssh-agent's (only those of the
+// IdentityFiles under IdentitiesOnly), then the identity files, an
+// encrypted one asking its passphrase (three tries) only once the server
+// would take it. A keepalive@openssh.com request every 15 s, three left
+// unanswered, closes a client whose link died.
+//
+// Limits of Dial, on purpose or not yet: only public key authentication
+// (no passwords, keyboard-interactive, GSSAPI, certificates or security
+// keys: id_*_sk files are skipped); no ControlMaster sharing; no
+// CheckHostIP; ProxyJump hops after the first ignore their own
+// ProxyCommand and ProxyJump, as ssh -J does; deadlines on a ProxyCommand
+// connection are no-ops.
 //
 // Limits of the ssh_config support, on purpose:
 //   - Match exec is refused (we never run commands found in a config), and so

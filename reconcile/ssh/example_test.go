@@ -1,7 +1,9 @@
 package ssh_test
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/pibake/pibake/reconcile/ssh"
@@ -43,4 +45,23 @@ func ExampleParseTarget() {
 	// user "pi" host "raspberrypi.local" port 0
 	// user "pi" host "fe80::1" port 2222
 	// target "ssh://pi@host/etc": unexpected "/etc" after the host: a target names a host, not a path
+}
+
+// Dial reaches a Pi as `ssh pi@kitchen` would, with the user's
+// ~/.ssh/config, and runs a command. (Not run: it needs a Pi.)
+func ExampleDial() {
+	c, err := ssh.Dial(context.Background(), "pi@kitchen", ssh.DialOptions{Stderr: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err) // e.g. ssh pi@kitchen:22: authentication failed: tried keys ...
+		return
+	}
+	defer c.Close()
+	session, err := c.NewSession()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name, err)
+		return
+	}
+	defer session.Close()
+	out, err := session.Output("uname -m")
+	fmt.Printf("%s %s %v\n", c.Name, out, err)
 }

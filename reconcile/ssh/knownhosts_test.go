@@ -133,7 +133,8 @@ func TestHostKeyCallbackHashedBySSHKeygen(t *testing.T) {
 		t.Fatalf("ssh-keygen -H: %v\n%s", err, out)
 	}
 	content, _ := os.ReadFile(file)
-	if strings.Contains(string(content), "pi") || !strings.HasPrefix(string(content), "|1|") {
+	// Only a line's start tells: "pi" can turn up in base64.
+	if strings.Contains(string(content), "\npi") || strings.Contains(string(content), "\n[pi5]") || !strings.HasPrefix(string(content), "|1|") {
 		t.Fatalf("ssh-keygen -H left %s unhashed:\n%s", file, content)
 	}
 	callback, err := HostKeyCallback([]string{file}, Strict, KnownHostsOptions{})

@@ -10,7 +10,12 @@
 // named by /etc/pip.conf (a tiny real wheel called smbus2), git and
 // python3-venv.
 //
-// It needs root (overlay mounts, chroot) and, the first time, debootstrap
+// [Host.SSHD] reaches a host over its real OpenSSH sshd with no network and
+// no port: `sshd -i` run in a loopback-only network namespace as the
+// client's ProxyCommand, one process per connection; [SSHD.Listen] runs a
+// listening sshd instead, for a host reached through another (ProxyJump).
+//
+// It needs root (overlay mounts, chroot, ip netns) and, the first time, debootstrap
 // and access to deb.debian.org; `make test` installs debootstrap. The
 // template is kept in $PIBAKE_TEST_CACHE (default ~/.cache/pibake-test).
 package testhost
