@@ -158,3 +158,41 @@ func TestInventoryHostData(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleFleet: the example inventory serves the example robot, each
+// host compiled with its own name, network and time zone.
+func TestExampleFleet(t *testing.T) {
+	inv, err := LoadInventory("examples/fleet.star")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range inv.Hosts {
+		r, err := Load("examples/robot.star", Options{HostName: h.Name, HostData: h.Data})
+		if err != nil {
+			t.Fatalf("%s: %v", h.Name, err)
+		}
+		line := h.Name + " " + h.Address
+		for _, s := range r.Steps {
+			switch op := s.Op.(type) {
+			case *ops.Hostname:
+				line += " hostname=" + op.Name
+			case *ops.Timezone:
+				line += " timezone=" + op.Name
+			case *ops.Wifi:
+				line += " ssid=" + op.SSID
+			}
+		}
+		got = append(got, line)
+	}
+	want := []string{
+		"robot1 pi@robot1.local hostname=robot1 timezone=Europe/London ssid=robot-lab",
+		"robot2 pi@robot2.local hostname=robot2 timezone=Europe/London ssid=robot-lab",
+		"robot3 pi@robot3.local hostname=robot3 timezone=Europe/London ssid=robot-lab",
+		"robot4 pi@10.0.7.4 hostname=robot4 timezone=Europe/Paris ssid=robot-field",
+		"spare dir:./rootfs hostname=spare timezone=Europe/London ssid=robot-lab",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("example fleet (-want +got):\n%s", diff)
+	}
+}
