@@ -70,11 +70,27 @@ type posKey struct {
 func keyOf(p syntax.Position) posKey { return posKey{p.Filename(), p.Line, p.Col} }
 
 func compile(path string, opts Options) (*Recipe, error) {
-	abs, err := filepath.Abs(path)
+	c, abs, err := newCompiler(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	c := &compiler{
+	if c.predeclared, err = c.builtins(); err != nil {
+		return nil, err
+	}
+	if err := c.run(abs); err != nil {
+		return nil, err
+	}
+	return &Recipe{Source: path, Secrets: secretsOf(c.steps), Steps: c.steps}, nil
+}
+
+// newCompiler is a compiler for the file at path, and its absolute path;
+// the caller sets predeclared.
+func newCompiler(path string, opts Options) (*compiler, string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, "", err
+	}
+	return &compiler{
 		opts:      opts,
 		topAbsDir: filepath.Dir(abs),
 		topShown:  path,
@@ -83,18 +99,20 @@ func compile(path string, opts Options) (*Recipe, error) {
 		modules:   map[string]*loaded{abs: {}},
 		loading:   []string{abs},
 		starts:    map[posKey]syntax.Position{},
-	}
-	if c.predeclared, err = c.builtins(); err != nil {
-		return nil, err
-	}
-	thread := &starlark.Thread{Name: path, Load: c.load, Print: c.print}
-	if _, err := c.exec(thread, abs, path); err != nil {
+	}, abs, nil
+}
+
+// run executes the top file (abs) and what it loads. A missing top file
+// is the fs error, naming it; other mistakes are *Errors.
+func (c *compiler) run(abs string) error {
+	thread := &starlark.Thread{Name: c.topShown, Load: c.load, Print: c.print}
+	if _, err := c.exec(thread, abs, c.topShown); err != nil {
 		if errors.Is(err, fs.ErrNotExist) && !errors.As(err, new(*starlark.EvalError)) {
-			return nil, err // the recipe itself is missing; the error names it
+			return err
 		}
-		return nil, c.userError(err)
+		return c.userError(err)
 	}
-	return &Recipe{Source: path, Secrets: secretsOf(c.steps), Steps: c.steps}, nil
+	return nil
 }
 
 // exec runs one recipe file.

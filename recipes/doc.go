@@ -76,6 +76,20 @@
 // "pakages" (did you mean "names"?). Files are named as the user named the
 // top recipe, and loaded files relative to it.
 //
+// # Inventories
+//
+// LoadInventory reads a fleet, also written in Starlark, with two
+// builtins of its own and load() as in recipes:
+//
+//	host(name, address=None, groups=[], data={})  // address: a target spec, by default the name (an SSH host)
+//	group(name, data={}, hosts=[])                // every host is also in "all"
+//
+// Names may be used before they are declared. A host's Data, which its
+// recipe sees as host.data (Options.HostData), is the data of its groups,
+// "all" first and then in declaration order, merged key by key (not
+// deeply), then its own. Inventory.Select picks hosts by host and group
+// names, as a --limit does. Mistakes are *Errors at their position.
+//
 // # Secrets
 //
 // secret returns a token, never a value, so that a compiled recipe, its

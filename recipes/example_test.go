@@ -48,3 +48,22 @@ func ExampleRecipe_Resolve() {
 	// secrets: [API_TOKEN WIFI_PSK]
 	// &{SSID:workshop PSK:<secret> Country:GB Hidden:false}
 }
+
+func ExampleLoadInventory() {
+	inv, err := recipes.LoadInventory("examples/fleet.star")
+	if err != nil {
+		log.Fatal(err)
+	}
+	hosts, err := inv.Select([]string{"field,spare"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, h := range hosts {
+		// Each host's recipe is compiled with
+		// recipes.Options{HostName: h.Name, HostData: h.Data}.
+		fmt.Println(h.Name, h.Address, h.Groups, h.Data["wifi_ssid"], h.Data["timezone"])
+	}
+	// Output:
+	// robot4 pi@10.0.7.4 [field] robot-field Europe/Paris
+	// spare dir:./rootfs [lab] robot-lab Europe/London
+}

@@ -137,15 +137,33 @@ func (r *textReporter) Done(s Summary) {
 //	{"type":"summary","ok":N,"changed":N,"deferred":N,"failed":N,
 //	 "skipped":N,"pending":N,"reboot":B}
 func NewJSONReporter(w io.Writer) Reporter {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return &jsonReporter{enc: enc}
+	return NewJSONReporterWith(w, JSONOptions{})
 }
 
-type jsonReporter struct{ enc *json.Encoder }
+// JSONOptions shape the JSON report.
+type JSONOptions struct {
+	// Host, when set, is added to every object as "host" (after "type"),
+	// so that the reports of a fleet's hosts can share one stream.
+	Host string
+}
+
+// NewJSONReporterWith is NewJSONReporter with options. Each object is
+// one Write to w, so reporters sharing a w that serialises its writes
+// never interleave within a line.
+func NewJSONReporterWith(w io.Writer, opts JSONOptions) Reporter {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &jsonReporter{enc: enc, host: opts.Host}
+}
+
+type jsonReporter struct {
+	enc  *json.Encoder
+	host string
+}
 
 type jsonStep struct {
 	Type    string       `json:"type"`
+	Host    string       `json:"host,omitempty"`
 	ID      string       `json:"id"`
 	Op      string       `json:"op"`
 	Pos     string       `json:"pos"`
@@ -168,6 +186,7 @@ type jsonChange struct {
 
 type jsonSummary struct {
 	Type     string `json:"type"`
+	Host     string `json:"host,omitempty"`
 	OK       int    `json:"ok"`
 	Changed  int    `json:"changed"`
 	Deferred int    `json:"deferred"`
@@ -179,7 +198,7 @@ type jsonSummary struct {
 
 func (r *jsonReporter) Step(res *Result) {
 	out := jsonStep{
-		Type: "step", ID: res.Step.ID, Op: res.Step.Op.Kind(), Pos: res.Step.Pos,
+		Type: "step", Host: r.host, ID: res.Step.ID, Op: res.Step.Op.Kind(), Pos: res.Step.Pos,
 		Summary: res.Summary, Status: res.Status,
 		Changes: []jsonChange{}, Notes: []string{},
 	}
@@ -203,7 +222,7 @@ func (r *jsonReporter) Step(res *Result) {
 
 func (r *jsonReporter) Done(s Summary) {
 	r.enc.Encode(jsonSummary{
-		Type: "summary", OK: s.OK, Changed: s.Changed, Deferred: s.Deferred, Failed: s.Failed,
+		Type: "summary", Host: r.host, OK: s.OK, Changed: s.Changed, Deferred: s.Deferred, Failed: s.Failed,
 		Skipped: s.Skipped, Pending: s.Pending, Reboot: s.Reboot,
 	})
 }

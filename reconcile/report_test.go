@@ -137,3 +137,35 @@ func TestTextReporterSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONReporterHost: with a host, every object is the single-target
+// one with "host" added.
+func TestJSONReporterHost(t *testing.T) {
+	sys, dir := opstest.Root(t)
+	var plain, withHost strings.Builder
+	rep := multi{reconcile.NewJSONReporter(&plain), reconcile.NewJSONReporterWith(&withHost, reconcile.JSONOptions{Host: "robot1"})}
+	if _, err := reconcile.Run(context.Background(), sys, reportSteps(t, dir), reconcile.Options{Now: opstest.Now}, rep); err != nil {
+		t.Fatal(err)
+	}
+	plainLines := strings.Split(strings.TrimSpace(plain.String()), "\n")
+	hostLines := strings.Split(strings.TrimSpace(withHost.String()), "\n")
+	if len(plainLines) != len(hostLines) {
+		t.Fatalf("%d lines with a host, want %d", len(hostLines), len(plainLines))
+	}
+	for i := range plainLines {
+		var want, got map[string]any
+		if err := json.Unmarshal([]byte(plainLines[i]), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(hostLines[i]), &got); err != nil {
+			t.Fatal(err)
+		}
+		want["host"] = "robot1"
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("line %d (-want +got):\n%s", i+1, diff)
+		}
+		if !strings.HasPrefix(hostLines[i], `{"type":"`+want["type"].(string)+`","host":"robot1",`) {
+			t.Errorf("line %d does not start with type then host: %s", i+1, hostLines[i])
+		}
+	}
+}

@@ -20,27 +20,43 @@ func newPlan(io *streams, apply bool) *cobra.Command {
 		asJSON    bool
 		showOK    bool
 		keepGoing bool
+		fleetOpts fleetFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "plan RECIPE --target TARGET",
+		Use:   "plan RECIPE (--target TARGET | --inventory FILE)",
 		Short: "Show what applying a recipe would change",
 		Long: `plan compiles RECIPE and compares it with TARGET, printing each operation
 as ok, changed, deferred or failed, with diffs. It changes nothing.
-Exit code 0: in state; 2: changes pending; 1: error.` + targetHelp,
+Exit code 0: in state; 2: changes pending; 1: error.` + targetHelp + fleetHelp,
 		Example: `  pibake plan robot.star --target dir:./rootfs
-  pibake plan robot.star --target local --json`,
+  pibake plan robot.star --target local --json
+  pibake plan robot.star --inventory fleet.star --limit lab`,
 		Args: cobra.ExactArgs(1),
 	}
 	if apply {
-		cmd.Use = "apply RECIPE --target TARGET"
+		cmd.Use = "apply RECIPE (--target TARGET | --inventory FILE)"
 		cmd.Short = "Bring a target into the recipe's state"
 		cmd.Long = `apply compiles RECIPE and brings TARGET into its state, operation by
 operation, printing what it changed. On a target that cannot run commands
-(a directory, an image) commands are deferred. Exit code 0: done; 1: error.` + targetHelp
+(a directory, an image) commands are deferred. Exit code 0: done; 1: error.` + targetHelp + fleetHelp
 		cmd.Example = `  pibake apply robot.star --target dir:./rootfs
-  sudo pibake apply robot.star --target local --secrets robot.env`
+  sudo pibake apply robot.star --target local --secrets robot.env
+  pibake apply robot.star --inventory fleet.star --limit robot1,robot2 --parallel 2`
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := fleetOpts.check(cmd, target, flags); err != nil {
+			return err
+		}
+		if fleetOpts.inventory != "" {
+			vault, err := recipes.LoadSecrets(secrets, os.Environ())
+			if err != nil {
+				return err
+			}
+			return runFleet(cmd.Context(), io, fleetOpts, &fleet{
+				recipe: args[0], apply: apply, asJSON: asJSON, showOK: showOK,
+				keepGoing: keepGoing, color: isTerminal(io.stdout), vault: vault,
+			})
+		}
 		recipe, err := flags.load(args[0])
 		if err != nil {
 			return err
@@ -76,6 +92,7 @@ operation, printing what it changed. On a target that cannot run commands
 		return nil
 	}
 	flags.register(cmd)
+	fleetOpts.register(cmd)
 	cmd.Flags().StringVarP(&target, "target", "t", "", "where to plan or apply: dir:PATH, image:FILE or local")
 	cmd.Flags().StringVar(&secrets, "secrets", "", "`FILE` of NAME=value lines for secret(\"NAME\") (the environment overrides it)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line instead of text")
@@ -83,7 +100,6 @@ operation, printing what it changed. On a target that cannot run commands
 	if apply {
 		cmd.Flags().BoolVar(&keepGoing, "keep-going", false, "after a failed operation, go on with the next ones")
 	}
-	cmd.MarkFlagRequired("target")
 	return cmd
 }
 

@@ -39,5 +39,13 @@ func openTarget(spec string, write bool) (sys ops.System, close func() error, er
 		}
 		return im, im.Close, nil
 	}
+	return openSSH(spec, write)
+}
+
+// openSSH opens a target named any other way: an SSH host ("pi@robot1",
+// "ssh://pi@robot1:2222", an ssh_config alias), which is also what an
+// inventory host's address defaults to. Until pibake dials SSH, none is
+// known.
+func openSSH(spec string, write bool) (ops.System, func() error, error) {
 	return nil, nil, fmt.Errorf("unknown target %q: want dir:PATH, image:FILE or local", spec)
 }
