@@ -35,7 +35,7 @@ var _ net.Conn = (*proxyConn)(nil)
 func startProxy(command, address string, stderr io.Writer) (*proxyConn, error) {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &proxyConn{command: command, cmd: cmd, addr: proxyAddr(address), stderr: &tail{}, exited: make(chan struct{})}
+	p := &proxyConn{command: command, cmd: cmd, addr: proxyAddr(address), stderr: &tail{max: 2000}, exited: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(stderr, p.stderr)
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
@@ -100,27 +100,3 @@ type proxyAddr string
 
 func (a proxyAddr) Network() string { return "proxy" }
 func (a proxyAddr) String() string  { return string(a) }
-
-// tail keeps the last bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailSize = 2000
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > tailSize {
-		t.buf = t.buf[len(t.buf)-tailSize:]
-	}
-	return len(b), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}

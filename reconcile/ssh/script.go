@@ -21,7 +21,8 @@ import (
 const prelude = `export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umask 022
 T=$(mktemp -d /tmp/.pibake.XXXXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
+P=
+trap 'rm -rf "$T"; [ -z "$P" ] || rm -f -- "$P"' EXIT
 trap 'exit 129' HUP
 trap 'exit 143' TERM
 trap 'exit 141' PIPE
@@ -29,9 +30,11 @@ pibake_fixed() { case $(stat -f -c %T -- "$1" 2>/dev/null) in msdos|vfat|fat|exf
 pibake_attrs() { pibake_fixed "$1" && return 0; chown -- "$3:$4" "$1" && chmod -- "$2" "$1"; }
 pibake_put() {
 	t=$(mktemp -- "$(dirname -- "$1")/.pibake-XXXXXXXX") || return 1
-	if base64 -d >"$t" && pibake_attrs "$t" "$2" "$3" "$4" && sync -- "$t" && mv -fT -- "$t" "$1"; then return 0; fi
-	rm -f -- "$t"; return 1
+	P=$t
+	if base64 -d >"$t" && pibake_size "$t" "$5" && pibake_attrs "$t" "$2" "$3" "$4" && sync -- "$t" && mv -fT -- "$t" "$1"; then P=; return 0; fi
+	rm -f -- "$t"; P=; return 1
 }
+pibake_size() { s=$(stat -c %s -- "$1") && [ "$s" = "$2" ] && return 0; echo "pibake: $1: got $s bytes, sent $2" >&2; return 1; }
 pibake_link() {
 	t=$(dirname -- "$1")/.pibake-link-$$
 	rm -f -- "$t"
@@ -134,7 +137,7 @@ func changeScript(c *ops.Change) (string, error) {
 	switch c.Kind {
 	case ops.Write:
 		var b strings.Builder
-		fmt.Fprintf(&b, "pibake_put %s %s %s <<'PIBAKE_EOF'\n", quote(c.Path), mode, owner)
+		fmt.Fprintf(&b, "pibake_put %s %s %s %d <<'PIBAKE_EOF'\n", quote(c.Path), mode, owner, len(c.Content))
 		enc := base64.StdEncoding.EncodeToString(c.Content)
 		for len(enc) > 76 {
 			b.WriteString(enc[:76])

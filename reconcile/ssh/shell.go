@@ -231,12 +231,13 @@ func (s *shell) close() error {
 	return s.ch.Close()
 }
 
-// tail keeps the last max bytes written to it.
+// tail keeps the last max bytes written to it (a command's stderr, for
+// messages).
 type tail struct {
 	mu      sync.Mutex
 	max     int
 	b       []byte
-	changed chan struct{} // signalled (without blocking) on each write
+	changed chan struct{} // if not nil, signalled (without blocking) on each write
 }
 
 func (t *tail) Write(p []byte) (int, error) {
