@@ -85,6 +85,7 @@ type fleet struct {
 	keepGoing bool
 	color     bool
 	vault     recipes.Secrets
+	target    targetOptions
 	out       *syncWriter // stdout, whole reports and JSON lines at a time
 }
 
@@ -184,21 +185,18 @@ func (f *fleet) reconcile(ctx context.Context, h *recipes.InventoryHost, rep rec
 		o.err = err
 		return o
 	}
-	sys, closeTarget, err := openTarget(h.Address, f.apply)
-	if err != nil {
-		o.status, o.err = hostUnreachable, err
-		return o
-	}
-	o.summary, err = reconcile.Run(ctx, sys, steps, reconcile.Options{
+	o.summary, err = runOn(ctx, h.Address, steps, reconcile.Options{
 		Apply:     f.apply,
 		Now:       time.Now(),
 		Redact:    redact,
 		KeepGoing: f.keepGoing,
-	}, rep)
-	o.ran = err == nil
-	if cerr := closeTarget(); err == nil {
-		err = cerr
+	}, rep, f.target)
+	var unreachable *unreachableError
+	if errors.As(err, &unreachable) {
+		o.status, o.err = hostUnreachable, err
+		return o
 	}
+	o.ran = err == nil
 	o.err = err
 	o.status = hostStatus(f.apply, o.summary, err)
 	return o

@@ -21,6 +21,7 @@ func newPlan(io *streams, apply bool) *cobra.Command {
 		showOK    bool
 		keepGoing bool
 		fleetOpts fleetFlags
+		sshOpts   sshFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "plan RECIPE (--target TARGET | --inventory FILE)",
@@ -55,13 +56,10 @@ operation, printing what it changed. On a target that cannot run commands
 			return runFleet(cmd.Context(), io, fleetOpts, &fleet{
 				recipe: args[0], apply: apply, asJSON: asJSON, showOK: showOK,
 				keepGoing: keepGoing, color: isTerminal(io.stdout), vault: vault,
+				target: targetOptions{write: apply, recipe: args[0], ssh: &sshOpts, io: io},
 			})
 		}
 		recipe, err := flags.load(args[0])
-		if err != nil {
-			return err
-		}
-		sys, closeTarget, err := openTarget(target, apply)
 		if err != nil {
 			return err
 		}
@@ -74,15 +72,12 @@ operation, printing what it changed. On a target that cannot run commands
 			return err
 		}
 		rep := newReporter(io, asJSON, showOK)
-		summary, err := reconcile.Run(cmd.Context(), sys, steps, reconcile.Options{
+		summary, err := runOn(cmd.Context(), target, steps, reconcile.Options{
 			Apply:     apply,
 			Now:       time.Now(),
 			Redact:    redact,
 			KeepGoing: keepGoing,
-		}, rep)
-		if cerr := closeTarget(); err == nil {
-			err = cerr
-		}
+		}, rep, targetOptions{write: apply, recipe: args[0], ssh: &sshOpts, io: io})
 		if err != nil {
 			return err
 		}
@@ -93,7 +88,8 @@ operation, printing what it changed. On a target that cannot run commands
 	}
 	flags.register(cmd)
 	fleetOpts.register(cmd)
-	cmd.Flags().StringVarP(&target, "target", "t", "", "where to plan or apply: dir:PATH, image:FILE or local")
+	sshOpts.register(cmd, apply)
+	cmd.Flags().StringVarP(&target, "target", "t", "", "where to plan or apply: dir:PATH, image:FILE, local, or an SSH host (ssh://USER@HOST:PORT, USER@HOST)")
 	cmd.Flags().StringVar(&secrets, "secrets", "", "`FILE` of NAME=value lines for secret(\"NAME\") (the environment overrides it)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line instead of text")
 	cmd.Flags().BoolVar(&showOK, "show-ok", false, "also list operations already in state")
