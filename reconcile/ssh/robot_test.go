@@ -12,15 +12,13 @@ import (
 
 	"github.com/pibake/pibake/recipes"
 	"github.com/pibake/pibake/reconcile"
-	"github.com/pibake/pibake/reconcile/testhost"
 )
 
 // TestRobotOverSSH applies the example recipe to a Debian host over real
 // sshd, as a user who becomes root with sudo; a plan on a new connection
 // is then in state, in at most two round trips after the handshake.
 func TestRobotOverSSH(t *testing.T) {
-	testhost.Skip(t)
-	h, client := sshTestHost(t, "pi")
+	h := newTestHost(t)
 	for _, name := range []string{"config.txt", "cmdline.txt"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "rootfs", "boot", "firmware", name))
 		if err != nil {
@@ -41,10 +39,7 @@ func TestRobotOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sys, err := NewSystem(ctx, client, "ssh pi@sut", SystemOptions{User: "pi"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys := h.open(t, "pi", SystemOptions{})
 	var log strings.Builder
 	rep := reconcile.NewTextReporter(&log, reconcile.TextOptions{})
 	sum, err := reconcile.Run(ctx, sys, steps, reconcile.Options{Apply: true, Now: time.Now(), Redact: redact}, rep)
@@ -58,10 +53,7 @@ func TestRobotOverSSH(t *testing.T) {
 	// next one fetches it in one batch.
 	remember := filepath.Join(t.TempDir(), "facts.json")
 	for i, max := range []int{maxRounds + 1, 2} {
-		sys2, err := NewSystem(ctx, dialTestHost(t, h, "pi"), "ssh pi@sut", SystemOptions{User: "pi", Trace: t.Logf, Remember: remember})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sys2 := h.open(t, "pi", SystemOptions{Trace: t.Logf, Remember: remember})
 		log.Reset()
 		sum, err = reconcile.Run(ctx, sys2, steps, reconcile.Options{Now: time.Now(), Redact: redact}, reconcile.NewTextReporter(&log, reconcile.TextOptions{}))
 		sys2.Close()

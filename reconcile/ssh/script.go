@@ -17,26 +17,35 @@ import (
 // for a separator.
 
 // prelude starts every remote shell: a private temporary directory, a
-// fixed environment, and the helpers the change scripts use.
+// fixed environment, and the helpers the change scripts use. Temporary
+// names hold the shell's PID: what a shell killed outright left behind
+// (its directory here, a file beside a destination) is removed by a later
+// one once that PID is gone (or a zombie).
 const prelude = `export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umask 022
-T=$(mktemp -d /tmp/.pibake.XXXXXXXX) || exit 1
+pibake_stale() { for o; do [ -e "$o" ] || continue; p=${o##*.pibake}; p=${p#[.-]}; p=${p%%-*}; case $p in ''|*[!0-9]*) continue;; esac; st=; read -r st </proc/"$p"/stat 2>/dev/null; case $st in ''|*') Z '*|*') X '*) rm -rf -- "$o";; esac; done; }
+pibake_stale /tmp/.pibake.*
+T=/tmp/.pibake.$$
+rm -rf "$T" && mkdir -m 700 "$T" || exit 1
 P=
 trap 'rm -rf "$T"; [ -z "$P" ] || rm -f -- "$P"' EXIT
 trap 'exit 129' HUP
+trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 141' PIPE
 pibake_fixed() { case $(stat -f -c %T -- "$1" 2>/dev/null) in msdos|vfat|fat|exfat) return 0;; esac; return 1; }
 pibake_attrs() { pibake_fixed "$1" && return 0; chown -- "$3:$4" "$1" && chmod -- "$2" "$1"; }
 pibake_put() {
-	t=$(mktemp -- "$(dirname -- "$1")/.pibake-XXXXXXXX") || return 1
+	d=$(dirname -- "$1")
+	pibake_stale "$d"/.pibake-*
+	t=$(mktemp -- "$d/.pibake-$$-XXXXXXXX") || return 1
 	P=$t
 	if base64 -d >"$t" && pibake_size "$t" "$5" && pibake_attrs "$t" "$2" "$3" "$4" && sync -- "$t" && mv -fT -- "$t" "$1"; then P=; return 0; fi
 	rm -f -- "$t"; P=; return 1
 }
 pibake_size() { s=$(stat -c %s -- "$1") && [ "$s" = "$2" ] && return 0; echo "pibake: $1: got $s bytes, sent $2" >&2; return 1; }
 pibake_link() {
-	t=$(dirname -- "$1")/.pibake-link-$$
+	t=$(dirname -- "$1")/.pibake-$$-link
 	rm -f -- "$t"
 	if ln -s -- "$2" "$t" && { pibake_fixed "$t" || chown -h -- "$3:$4" "$t"; } && mv -fT -- "$t" "$1"; then return 0; fi
 	rm -f -- "$t"; return 1

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,7 +176,7 @@ func (s *shell) fail(ctx context.Context, err error) error {
 		return s.broken
 	}
 	s.ch.Close()
-	said := strings.TrimSpace(s.stderr.String())
+	said := strings.TrimSpace(noise.ReplaceAllString(s.stderr.String(), ""))
 	var st exitStatus
 	select {
 	case st = <-s.exit:
@@ -195,6 +196,10 @@ func (s *shell) fail(ctx context.Context, err error) error {
 	}
 	return s.broken
 }
+
+// noise is what sudo and sshd say that explains nothing: a host whose
+// name does not resolve, and sshd's own log lines (with -e).
+var noise = regexp.MustCompile(`(?m)^(sudo: unable to resolve host .*|Accepted publickey for .*|mm_request_send: .*)\n?`)
 
 func saying(s string) string {
 	if s == "" {

@@ -4,120 +4,48 @@ package ssh
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"io"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"strings"
 	"testing"
-	"time"
-
-	cryptossh "golang.org/x/crypto/ssh"
 
 	"github.com/pibake/pibake/ops"
 	"github.com/pibake/pibake/ops/systemtest"
 	"github.com/pibake/pibake/reconcile/testhost"
 )
 
-// pipeConn is a net.Conn over a command's stdin and stdout.
-type pipeConn struct {
-	io.Reader
-	io.WriteCloser
-	cmd *exec.Cmd
+// testHost is a throw-away host reached over its real sshd.
+type testHost struct {
+	*testhost.Host
+	sshd *testhost.SSHD
 }
 
-func (c *pipeConn) Close() error {
-	c.WriteCloser.Close()
-	c.cmd.Process.Kill()
-	c.cmd.Wait()
-	return nil
-}
-func (c *pipeConn) LocalAddr() net.Addr                { return &net.UnixAddr{Name: "local", Net: "unix"} }
-func (c *pipeConn) RemoteAddr() net.Addr               { return &net.UnixAddr{Name: "sshd", Net: "unix"} }
-func (c *pipeConn) SetDeadline(t time.Time) error      { return nil }
-func (c *pipeConn) SetReadDeadline(t time.Time) error  { return nil }
-func (c *pipeConn) SetWriteDeadline(t time.Time) error { return nil }
-
-// sshTestHost starts a throw-away host and connects to its sshd -i as user.
-func sshTestHost(t *testing.T, user string) (*testhost.Host, *cryptossh.Client) {
+func newTestHost(t *testing.T) *testHost {
 	t.Helper()
+	testhost.Skip(t)
 	h := testhost.New(t)
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := cryptossh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := cryptossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := "/root"
-	if user != "root" {
-		home = "/home/" + user
-		if out, err := h.Run(context.Background(), "useradd", "-m", "-s", "/bin/bash", user); err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		h.WriteFile(t, "/etc/sudoers.d/"+user, []byte(user+" ALL=(ALL) NOPASSWD: ALL\n"), 0o440)
-	}
-	h.WriteFile(t, home+"/.ssh/authorized_keys", cryptossh.MarshalAuthorizedKey(sshPub), 0o600)
-	if user != "root" {
-		if out, err := h.Run(context.Background(), "chown", "-R", user+":", home+"/.ssh"); err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-	}
-	testSigners[h] = signer
-	return h, dialTestHost(t, h, user)
+	return &testHost{Host: h, sshd: h.SSHD(t)}
 }
 
-// testSigners are the client keys of the test hosts.
-var testSigners = map[*testhost.Host]cryptossh.Signer{}
-
-// dialTestHost makes a new connection to h's sshd as user.
-func dialTestHost(t *testing.T, h *testhost.Host, user string) *cryptossh.Client {
+// open connects as user and starts the System; it is closed when t ends.
+func (h *testHost) open(t *testing.T, user string, o SystemOptions) *Remote {
 	t.Helper()
-	signer := testSigners[h]
-	os.MkdirAll(filepath.Join(h.Root, "run/sshd"), 0o755)
-	cmd := exec.Command("chroot", h.Root, "/usr/sbin/sshd", "-i", "-e")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	conn := &pipeConn{Reader: stdout, WriteCloser: stdin, cmd: cmd}
-	c, chans, reqs, err := cryptossh.NewClientConn(conn, "sut", &cryptossh.ClientConfig{
-		User:            user,
-		Auth:            []cryptossh.AuthMethod{cryptossh.PublicKeys(signer)},
-		HostKeyCallback: cryptossh.InsecureIgnoreHostKey(),
+	r, err := Open(context.Background(), user+"@"+h.sshd.Alias, OpenOptions{
+		Dial:         DialOptions{ConfigFile: h.sshd.Config, AgentSocket: "none"},
+		SudoPassword: o.SudoPassword,
+		Remember:     o.Remember,
+		Trace:        o.Trace,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := cryptossh.NewClient(c, chans, reqs)
-	t.Cleanup(func() { client.Close() })
-	return client
+	t.Cleanup(func() { r.Close() })
+	return r
 }
 
 func TestSystemSmoke(t *testing.T) {
-	testhost.Skip(t)
-	h, client := sshTestHost(t, "pi")
+	h := newTestHost(t)
 	ctx := context.Background()
-	s, err := NewSystem(ctx, client, "ssh pi@sut", SystemOptions{User: "pi"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := h.open(t, "pi", SystemOptions{})
 	fi, err := s.Lstat("/etc/hostname")
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +78,42 @@ func TestSystemSmoke(t *testing.T) {
 // TestSystemSuite: the suite every target passes, over real sshd, logged
 // in as a user who becomes root through sudo.
 func TestSystemSuite(t *testing.T) {
-	testhost.Skip(t)
-	_, client := sshTestHost(t, "pi")
-	s, err := NewSystem(context.Background(), client, "ssh pi@sut", SystemOptions{User: "pi"})
+	s := newTestHost(t).open(t, "pi", SystemOptions{})
+	systemtest.RunLive(t, func(t *testing.T) ops.System { return s }, "/srv/systemtest")
+}
+
+// TestSudo: a user whose sudo wants a password gets a clear error without
+// one, is let in with the right one, and told so with a wrong one.
+func TestSudo(t *testing.T) {
+	h := newTestHost(t)
+	h.sshd.RequireSudoPassword(t, "s3cret")
+	ctx := context.Background()
+	open := func(pw []byte) (*Remote, error) {
+		r, err := Open(ctx, "pi@"+h.sshd.Alias, OpenOptions{
+			Dial:         DialOptions{ConfigFile: h.sshd.Config, AgentSocket: "none"},
+			SudoPassword: pw,
+		})
+		if err == nil {
+			t.Cleanup(func() { r.Close() })
+		}
+		return r, err
+	}
+	r, err := open(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	systemtest.RunLive(t, func(t *testing.T) ops.System { return s }, "/srv/systemtest")
+	_, err = r.Lstat("/etc")
+	if err == nil || !strings.Contains(err.Error(), "sudo needs a password") || !strings.Contains(err.Error(), "--sudo-password") {
+		t.Errorf("sudo -n with a password needed: error %v", err)
+	}
+	if _, err := open([]byte("wrong")); err == nil || !strings.Contains(err.Error(), "wrong password") {
+		t.Errorf("a wrong sudo password: error %v", err)
+	}
+	r, err = open([]byte("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := r.ReadFile("/etc/shadow"); err != nil || len(b) == 0 {
+		t.Errorf("reading /etc/shadow as root through sudo: %d bytes, %v", len(b), err)
+	}
 }
