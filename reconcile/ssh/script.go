@@ -3,7 +3,6 @@ package ssh
 import (
 	"encoding/base64"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/pibake/pibake/ops"
@@ -99,13 +98,8 @@ func fetchScript(r *requests) string {
 		}
 		b.WriteString("} 2>/dev/null | tar -c -h --null --no-recursion -T - -f - 2>/dev/null | base64 -w0\nprintf '\\0'\n")
 	}
-	keys := make([]string, 0, len(r.queries))
-	for k := range r.queries {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "printf 'Q\\0%%s\\0' %s\n", quote(k))
+	for i, k := range r.queryOrder() {
+		fmt.Fprintf(&b, "printf 'Q\\0%%s\\0' %d\n", i)
 		b.WriteString(execCommand(&ops.Exec{Argv: r.queries[k]}))
 		b.WriteString("pibake_ran $?\n")
 	}

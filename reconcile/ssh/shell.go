@@ -233,7 +233,12 @@ func (s *shell) close() error {
 		s.exit <- st
 	case <-time.After(2 * time.Second):
 	}
-	return s.ch.Close()
+	// The shell has exited and the host closed the channel: that is
+	// how it should end, not an error.
+	if err := s.ch.Close(); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: closing the remote shell: %w", s.name, err)
+	}
+	return nil
 }
 
 // tail keeps the last max bytes written to it (a command's stderr, for

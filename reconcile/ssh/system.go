@@ -211,6 +211,16 @@ func (r *requests) merge(o *requests) {
 	}
 }
 
+// queryOrder is the order of r's queries in a batch.
+func (r *requests) queryOrder() []string {
+	keys := make([]string, 0, len(r.queries))
+	for k := range r.queries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 func sorted(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -514,11 +524,12 @@ func (s *System) fetchLocked(ctx context.Context, r *requests) error {
 			}
 		}
 	}
-	for k, res := range got.queries {
-		s.known.queries[k] = res
-	}
-	for k := range r.queries {
-		if _, ok := s.known.queries[k]; !ok {
+	// Queries are answered by their place in the batch (a key holds NULs,
+	// which a shell cannot).
+	for i, k := range r.queryOrder() {
+		if res, ok := got.queries[strconv.Itoa(i)]; ok {
+			s.known.queries[k] = res
+		} else {
 			return fmt.Errorf("%s: no answer for the query %s", s.name, strings.ReplaceAll(k, "\x00", " "))
 		}
 	}

@@ -117,3 +117,38 @@ func TestSudo(t *testing.T) {
 		t.Errorf("reading /etc/shadow as root through sudo: %d bytes, %v", len(b), err)
 	}
 }
+
+// TestQueries: queries batched with reads get their own answers, and a
+// Close after a normal run is not an error.
+func TestQueries(t *testing.T) {
+	s := newTestHost(t).open(t, "root", SystemOptions{})
+	ctx := context.Background()
+	pass := func(view ops.System) error {
+		q := view.(ops.Querier)
+		for _, argv := range [][]string{{"echo", "one"}, {"sh", "-c", "echo two >&2; exit 3"}} {
+			if _, err := q.Query(ctx, argv); err != nil {
+				return err
+			}
+		}
+		_, err := view.Lstat("/etc/hostname")
+		return err
+	}
+	if err := s.Prefetch(ctx, func(view ops.System) error { pass(view); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before := s.RoundTrips()
+	one, err := s.Query(ctx, []string{"echo", "one"})
+	if err != nil || string(one.Stdout) != "one\n" || one.ExitCode != 0 {
+		t.Errorf("echo one: %+v, %v", one, err)
+	}
+	two, err := s.Query(ctx, []string{"sh", "-c", "echo two >&2; exit 3"})
+	if err != nil || string(two.Stderr) != "two\n" || two.ExitCode != 3 {
+		t.Errorf("sh -c 'echo two >&2; exit 3': %+v, %v", two, err)
+	}
+	if n := s.RoundTrips() - before; n != 0 {
+		t.Errorf("prefetched queries cost %d more round trips", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
