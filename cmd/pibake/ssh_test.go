@@ -1,0 +1,278 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pibake/pibake/reconcile/testhost"
+)
+
+// These tests run the CLI, as a user would, against throw-away Debian
+// hosts reached over their real OpenSSH sshd (see testhost.SSHD): the
+// fleet table, host keys, sudo and a connection cut mid-apply.
+
+// pibakeSSH runs the CLI with stdin and returns its exit code and output.
+func pibakeSSH(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// privateCache points the user's cache (where pibake remembers what a
+// recipe reads on a host) into the test's temporary directory, keeping
+// the throw-away hosts' template where it is.
+func privateCache(t *testing.T) {
+	t.Helper()
+	if os.Getenv("PIBAKE_TEST_CACHE") == "" {
+		dir, err := testhost.CacheDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PIBAKE_TEST_CACHE", dir)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+}
+
+// sshHost is a throw-away host reached over sshd, shaped like a Pi (a
+// config.txt in /boot/firmware).
+func sshHost(t *testing.T) (*testhost.Host, *testhost.SSHD) {
+	t.Helper()
+	h := testhost.New(t)
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "rootfs", "boot", "firmware", "config.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.WriteFile(t, "/boot/firmware/config.txt", b, 0o644)
+	return h, h.SSHD(t)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readHostFile reads path in h; "" with ok false when it is absent.
+func readHostFile(t *testing.T, h *testhost.Host, path string) (content string, ok bool) {
+	t.Helper()
+	b, err := os.ReadFile(h.Path(path))
+	if os.IsNotExist(err) {
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), true
+}
+
+// fleetRecipe is quick but real: a file from the host's group data, the
+// host name, a user and I2C in config.txt.
+const fleetRecipe = `files.put("/etc/pibake-greeting", content = "%s: %s\n" % (host.name, host.data["greeting"]))
+files.put("/etc/pibake-site", content = host.data["site"] + "\n", mode = "0640")
+server.hostname(host.name)
+server.user("robot", groups = ["dialout"])
+firmware.i2c()
+`
+
+// TestFleetSSH applies a recipe to twenty hosts over sshd, one of which
+// cannot be reached: the others converge, the table says which failed and
+// why, and a plan afterwards finds the good ones in state.
+func TestFleetSSH(t *testing.T) {
+	testhost.Skip(t)
+	start := time.Now()
+	privateCache(t)
+	dir := t.TempDir()
+	sshConfig := filepath.Join(dir, "ssh_config")
+	inventoryFile := filepath.Join(dir, "inventory.star")
+	recipe := filepath.Join(dir, "recipe.star")
+
+	const n = 20
+	const broken = "h13"
+	hosts := map[string]*testhost.Host{}
+	var config, inventory strings.Builder
+	inventory.WriteString(`group("lab", data = {"greeting": "hello from the lab", "site": "lab"})
+group("field", data = {"greeting": "hello from the field", "site": "field"})
+`)
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("h%02d", i)
+		h, sshd := sshHost(t)
+		hosts[name] = h
+		block, err := os.ReadFile(sshd.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config.Write(block)
+		group := "lab"
+		if i%2 == 0 {
+			group = "field"
+		}
+		fmt.Fprintf(&inventory, "host(%q, address = \"pi@%s\", groups = [%q])\n", name, sshd.Alias, group)
+		if name == broken {
+			// The host is down: its ProxyCommand cannot start sshd.
+			if err := os.Rename(h.Path("/usr/sbin/sshd"), h.Path("/usr/sbin/sshd.off")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	writeFile(t, sshConfig, config.String())
+	writeFile(t, inventoryFile, inventory.String())
+	writeFile(t, recipe, fleetRecipe)
+	t.Logf("%d hosts ready in %v", n, time.Since(start).Round(time.Millisecond))
+
+	applyStart := time.Now()
+	code, stdout, stderr := pibakeSSH(t, "", "apply", recipe, "--inventory", inventoryFile, "--ssh-config", sshConfig, "--parallel", "8")
+	t.Logf("apply on %d hosts: %v", n, time.Since(applyStart).Round(time.Millisecond))
+	if code != 1 {
+		t.Errorf("apply: exit %d, want 1 (one host unreachable)", code)
+	}
+	table := fleetTable(t, stdout)
+	for name := range hosts {
+		row := table[name]
+		if name == broken {
+			if len(row) < 8 || row[1] != hostUnreachable || !strings.Contains(strings.Join(row[7:], " "), "pi@") {
+				t.Errorf("table row of %s = %q, want it unreachable with an error naming the host", name, row)
+			}
+			continue
+		}
+		if len(row) < 2 || row[1] != hostChanged {
+			t.Errorf("table row of %s = %q, want it changed", name, row)
+		}
+	}
+	checkFleetStderr(t, "apply", stderr, fmt.Sprintf("%d hosts: %d in state (%d changed), 1 unreachable", n, n-1, n-1))
+	if t.Failed() {
+		t.Fatalf("apply output:\n%s", stdout)
+	}
+	t.Logf("apply:\n%s", stdout[strings.LastIndex(stdout, "HOST "):])
+
+	for name, h := range hosts {
+		group := "lab"
+		if name[2]%2 == 0 {
+			group = "field"
+		}
+		want := map[string]string{
+			"/etc/pibake-greeting":        fmt.Sprintf("%s: hello from the %s\n", name, group),
+			"/etc/pibake-site": group + "\n",
+			"/etc/hostname":    name + "\n",
+		}
+		for path, content := range want {
+			got, ok := readHostFile(t, h, path)
+			switch {
+			case name == broken && ok && got == content:
+				t.Errorf("%s %s = %q, want it untouched: the host was not reached", name, path, got)
+			case name != broken && got != content:
+				t.Errorf("%s %s = %q, want %q", name, path, got, content)
+			}
+		}
+		if name == broken {
+			continue
+		}
+		if passwd, _ := readHostFile(t, h, "/etc/passwd"); !strings.Contains(passwd, "\nrobot:") {
+			t.Errorf("%s: no user robot in /etc/passwd", name)
+		}
+		if config, _ := readHostFile(t, h, "/boot/firmware/config.txt"); !strings.Contains(config, "\ndtparam=i2c_arm=on\n") {
+			t.Errorf("%s: config.txt does not turn I2C on:\n%s", name, config)
+		}
+	}
+
+	// A plan finds every good host in state; the broken one still fails.
+	code, stdout, stderr = pibakeSSH(t, "", "plan", recipe, "--inventory", inventoryFile, "--ssh-config", sshConfig, "--parallel", "8")
+	if code != 1 {
+		t.Errorf("plan after apply: exit %d, want 1 (one host unreachable)", code)
+	}
+	checkFleetStderr(t, "plan after apply", stderr, fmt.Sprintf("%d hosts: %d in state, 1 unreachable", n, n-1))
+	table = fleetTable(t, stdout)
+	for name := range hosts {
+		if name != broken && table[name][1] != hostOK {
+			t.Errorf("plan after apply: row of %s = %q, want ok", name, table[name])
+		}
+	}
+
+	// The same with --json and the broken host left out: every object
+	// carries its host, and all are in state.
+	var good []string
+	for i := 1; i <= n; i++ {
+		if name := fmt.Sprintf("h%02d", i); name != broken {
+			good = append(good, name)
+		}
+	}
+	code, stdout, stderr = pibakeSSH(t, "", "plan", recipe, "--inventory", inventoryFile, "--ssh-config", sshConfig,
+		"--limit", strings.Join(good, ","), "--json")
+	if code != 0 {
+		t.Errorf("plan --json --limit (good hosts): exit %d, want 0\n%s%s", code, stdout, stderr)
+	}
+	statuses := map[string]string{}
+	var fleetObject map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Fatalf("plan --json: line %q: %v", line, err)
+		}
+		switch obj["type"] {
+		case "fleet":
+			fleetObject = obj
+			continue
+		case "host":
+			statuses[obj["host"].(string)] = obj["status"].(string)
+		}
+		if host, _ := obj["host"].(string); host == "" || host == broken {
+			t.Errorf("plan --json: object %s has host %q, want one of the selected hosts", line, host)
+		}
+	}
+	for _, name := range good {
+		if statuses[name] != hostOK {
+			t.Errorf("plan --json: %s has status %q, want ok", name, statuses[name])
+		}
+	}
+	if fleetObject == nil || fleetObject["hosts"] != float64(n-1) || fleetObject["ok"] != float64(n-1) {
+		t.Errorf("plan --json: fleet object %v, want %d hosts, all ok", fleetObject, n-1)
+	}
+
+	elapsed := time.Since(start)
+	t.Logf("TestFleetSSH: %v in all", elapsed.Round(time.Millisecond))
+	if elapsed > 60*time.Second {
+		t.Errorf("the fleet test took %v, want under a minute", elapsed)
+	}
+}
+
+// fleetTable parses the summary table at the end of a fleet's text
+// output: each row's fields by host name.
+func fleetTable(t *testing.T, stdout string) map[string][]string {
+	t.Helper()
+	i := strings.LastIndex(stdout, "HOST ")
+	if i < 0 {
+		t.Fatalf("no summary table in:\n%s", stdout)
+	}
+	rows := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout[i:]), "\n")[1:] {
+		fields := strings.Fields(line)
+		rows[fields[0]] = fields
+	}
+	return rows
+}
+
+// checkFleetStderr: a fleet's stderr ends with the one line for humans,
+// and every line before it (sshd's log, through the ProxyCommand) says
+// which host it is from.
+func checkFleetStderr(t *testing.T, what, stderr, want string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if last := lines[len(lines)-1]; last != want {
+		t.Errorf("%s: last line of stderr = %q, want %q", what, last, want)
+	}
+	for _, line := range lines[:len(lines)-1] {
+		if len(line) < 5 || line[0] != 'h' || line[3:5] != ": " {
+			t.Errorf("%s: stderr line %q does not start with the host's name", what, line)
+		}
+	}
+}
