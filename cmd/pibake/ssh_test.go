@@ -276,3 +276,119 @@ func checkFleetStderr(t *testing.T, what, stderr, want string) {
 		}
 	}
 }
+
+// oneFileRecipe writes a recipe that puts one file, and returns it.
+func oneFileRecipe(t *testing.T, path, content string) string {
+	t.Helper()
+	recipe := filepath.Join(t.TempDir(), "recipe.star")
+	writeFile(t, recipe, fmt.Sprintf("files.put(%q, content = %q)\n", path, content))
+	return recipe
+}
+
+// TestSSHHostKeys: an unknown host key is refused unless
+// --accept-new-host-key, which records it; a changed one is always
+// refused, naming the known_hosts line; a refused host is not touched.
+func TestSSHHostKeys(t *testing.T) {
+	testhost.Skip(t)
+	privateCache(t)
+	h, sshd := sshHost(t)
+	const path, content = "/etc/pibake-hostkeys", "reached\n"
+	recipe := oneFileRecipe(t, path, content)
+	target := []string{recipe, "--target", sshd.Alias, "--ssh-config", sshd.Config}
+	untouched := func(what string) {
+		t.Helper()
+		if got, ok := readHostFile(t, h, path); ok {
+			t.Errorf("%s: %s = %q on the host, want it absent: the host key was refused", what, path, got)
+		}
+	}
+
+	writeFile(t, sshd.KnownHosts, "")
+	code, stdout, stderr := pibakeSSH(t, "", append([]string{"plan"}, target...)...)
+	if code != 1 || !strings.Contains(stderr, "host key") || !strings.Contains(stderr, "--accept-new-host-key") {
+		t.Errorf("plan, host key unknown: exit %d, stderr %q; want 1 and a message about the host key and --accept-new-host-key\n%s", code, stderr, stdout)
+	}
+	code, stdout, stderr = pibakeSSH(t, "", append([]string{"apply"}, target...)...)
+	if code != 1 || !strings.Contains(stderr, "host key") {
+		t.Errorf("apply, host key unknown: exit %d, stderr %q; want 1 and a message about the host key\n%s", code, stderr, stdout)
+	}
+	untouched("apply, host key unknown")
+	t.Logf("unknown host key: %s", stderr)
+
+	code, stdout, stderr = pibakeSSH(t, "", append([]string{"apply", "--accept-new-host-key"}, target...)...)
+	if code != 0 {
+		t.Fatalf("apply --accept-new-host-key: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got, _ := readHostFile(t, h, path); got != content {
+		t.Errorf("after apply --accept-new-host-key: %s = %q, want %q", path, got, content)
+	}
+	known, err := os.ReadFile(sshd.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := false
+	for _, line := range strings.Split(strings.TrimSpace(sshd.HostKeysLine(t, sshd.Alias)), "\n") {
+		key := strings.Fields(line)[2] // name type key: the key's base64
+		recorded = recorded || strings.Contains(string(known), key)
+	}
+	if !recorded {
+		t.Errorf("after apply --accept-new-host-key, %s = %q; want one of the host's keys in it", sshd.KnownHosts, known)
+	}
+	if code, stdout, stderr := pibakeSSH(t, "", append([]string{"plan"}, target...)...); code != 0 {
+		t.Errorf("plan with the recorded key: exit %d, want 0\n%s%s", code, stdout, stderr)
+	}
+
+	// A reinstalled host (or a man in the middle): the key has changed.
+	sshd.RegenerateHostKeys(t)
+	if err := os.Remove(h.Path(path)); err != nil {
+		t.Fatal(err)
+	}
+	for _, flags := range [][]string{nil, {"--accept-new-host-key"}} {
+		args := append(append([]string{"apply"}, flags...), target...)
+		code, stdout, stderr := pibakeSSH(t, "", args...)
+		if code != 1 || !strings.Contains(stderr, "host key") || !strings.Contains(stderr, sshd.KnownHosts+":1") {
+			t.Errorf("apply %v, host key changed: exit %d, stderr %q; want 1 and a message about the host key naming %s:1\n%s",
+				flags, code, stderr, sshd.KnownHosts, stdout)
+		}
+		untouched(fmt.Sprintf("apply %v, host key changed", flags))
+		t.Logf("changed host key %v: %s", flags, stderr)
+	}
+}
+
+// TestSSHSudoPassword: a user whose sudo asks for a password needs
+// --sudo-password, which reads it from stdin when there is no terminal;
+// a wrong one is said to be wrong.
+func TestSSHSudoPassword(t *testing.T) {
+	testhost.Skip(t)
+	privateCache(t)
+	h, sshd := sshHost(t)
+	sshd.RequireSudoPassword(t, "correct horse")
+	const path, content = "/etc/pibake-sudo", "as root\n"
+	recipe := oneFileRecipe(t, path, content)
+	target := []string{recipe, "--target", "pi@" + sshd.Alias, "--ssh-config", sshd.Config}
+
+	code, stdout, stderr := pibakeSSH(t, "", append([]string{"apply"}, target...)...)
+	if code != 1 || !strings.Contains(stderr, "sudo needs a password") || !strings.Contains(stderr, "--sudo-password") {
+		t.Errorf("apply without --sudo-password: exit %d, stderr %q; want 1 and a message that sudo needs a password, naming --sudo-password\n%s", code, stderr, stdout)
+	}
+	t.Logf("without --sudo-password: %s", stderr)
+
+	code, stdout, stderr = pibakeSSH(t, "wrong horse\n", append([]string{"apply", "--sudo-password"}, target...)...)
+	if code != 1 || !strings.Contains(stderr, "wrong password") {
+		t.Errorf("apply --sudo-password (a wrong one): exit %d, stderr %q; want 1 and \"wrong password\"\n%s", code, stderr, stdout)
+	}
+	if got, ok := readHostFile(t, h, path); ok {
+		t.Errorf("after the failed applies, %s = %q, want it absent", path, got)
+	}
+	t.Logf("wrong password: %s", stderr)
+
+	code, stdout, stderr = pibakeSSH(t, "correct horse\n", append([]string{"apply", "--sudo-password"}, target...)...)
+	if code != 0 {
+		t.Fatalf("apply --sudo-password: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got, _ := readHostFile(t, h, path); got != content {
+		t.Errorf("after apply --sudo-password: %s = %q, want %q", path, got, content)
+	}
+	if code, stdout, stderr := pibakeSSH(t, "correct horse\n", append([]string{"plan", "--sudo-password"}, target...)...); code != 0 {
+		t.Errorf("plan --sudo-password after apply: exit %d, want 0\n%s%s", code, stdout, stderr)
+	}
+}
