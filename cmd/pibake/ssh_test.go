@@ -5,11 +5,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,9 +166,9 @@ group("field", data = {"greeting": "hello from the field", "site": "field"})
 			group = "field"
 		}
 		want := map[string]string{
-			"/etc/pibake-greeting":        fmt.Sprintf("%s: hello from the %s\n", name, group),
-			"/etc/pibake-site": group + "\n",
-			"/etc/hostname":    name + "\n",
+			"/etc/pibake-greeting": fmt.Sprintf("%s: hello from the %s\n", name, group),
+			"/etc/pibake-site":     group + "\n",
+			"/etc/hostname":        name + "\n",
 		}
 		for path, content := range want {
 			got, ok := readHostFile(t, h, path)
@@ -390,5 +395,164 @@ func TestSSHSudoPassword(t *testing.T) {
 	}
 	if code, stdout, stderr := pibakeSSH(t, "correct horse\n", append([]string{"plan", "--sudo-password"}, target...)...); code != 0 {
 		t.Errorf("plan --sudo-password after apply: exit %d, want 0\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestSSHConnectionCut cuts the connection while apply uploads big
+// files: apply fails naming the host and saying the connection was lost,
+// no file is half-written, no temporary file is left next to them, and a
+// new apply converges. Two cuts: the link goes (sshd dies, the Pi's shell
+// lives on to see its input end), early in the upload; and the power
+// goes (every process of the host killed at once, nothing can clean up),
+// while a file is being written there.
+func TestSSHConnectionCut(t *testing.T) {
+	testhost.Skip(t)
+	privateCache(t)
+	dir := t.TempDir()
+	var recipe strings.Builder
+	want := map[string][]byte{}
+	for i := range 4 {
+		raw := make([]byte, 6<<20)
+		rand.Read(raw)
+		content := []byte(base64.StdEncoding.EncodeToString(raw))
+		name := fmt.Sprintf("big%d", i)
+		writeFile(t, filepath.Join(dir, name), string(content))
+		want["/srv/"+name] = content
+		fmt.Fprintf(&recipe, "files.put(%q, src = %q)\n", "/srv/"+name, name)
+	}
+	recipeFile := filepath.Join(dir, "cut.star")
+	writeFile(t, recipeFile, recipe.String())
+
+	for _, tc := range []struct {
+		name string
+		// cut cuts the connection; it is called 200 ms after apply
+		// starts, or (whenWriting) once a file is being written on the
+		// host.
+		cut         func(*testing.T, *testhost.SSHD)
+		whenWriting bool
+		// power: the host's private temporary directory in /tmp is left,
+		// as after a power cut (the Pi's boot empties /tmp).
+		power bool
+	}{
+		{name: "link", cut: killSSHD},
+		{name: "power", cut: func(t *testing.T, sshd *testhost.SSHD) { sshd.Cut(t) }, whenWriting: true, power: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, sshd := sshHost(t)
+			args := []string{recipeFile, "--target", "pi@" + sshd.Alias, "--ssh-config", sshd.Config}
+			type result struct {
+				code           int
+				stdout, stderr string
+			}
+			done := make(chan result, 1)
+			start := time.Now()
+			go func() {
+				var stdout, stderr bytes.Buffer
+				code := run(context.Background(), append([]string{"apply"}, args...), strings.NewReader(""), &stdout, &stderr)
+				done <- result{code, stdout.String(), stderr.String()}
+			}()
+			for deadline := start.Add(200 * time.Millisecond); ; time.Sleep(5 * time.Millisecond) {
+				if tc.whenWriting {
+					deadline = start.Add(5 * time.Second)
+					if tmp, _ := filepath.Glob(h.Path("/srv/.pibake-*")); len(tmp) > 0 {
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					break
+				}
+			}
+			tc.cut(t, sshd)
+			cutAt := time.Since(start)
+			res := <-done
+			t.Logf("cut after %v; apply ended %v after it started, exit %d:\n%s%s",
+				cutAt.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), res.code, headLines(res.stdout, 6), res.stderr)
+			output := res.stdout + res.stderr
+			if res.code != 1 || !strings.Contains(output, sshd.Alias) || !strings.Contains(output, "connection lost") {
+				t.Errorf("apply cut off: exit %d; want 1 and a message naming %s and saying the connection was lost", res.code, sshd.Alias)
+			}
+			waitNamespaceIdle(t, sshd)
+			// Killed, the host's shell cannot remove the file it was
+			// writing: the next apply must.
+			checkWholeFiles(t, h, want, tc.power, tc.power)
+
+			if code, stdout, stderr := pibakeSSH(t, "", append([]string{"apply"}, args...)...); code != 0 {
+				t.Fatalf("apply after the cut: exit %d\n%s%s", code, stdout, stderr)
+			}
+			if code, stdout, stderr := pibakeSSH(t, "", append([]string{"plan"}, args...)...); code != 0 {
+				t.Errorf("plan after the second apply: exit %d, want 0\n%s%s", code, stdout, stderr)
+			}
+			waitNamespaceIdle(t, sshd)
+			checkWholeFiles(t, h, want, false, tc.power)
+			for path := range want {
+				if _, ok := readHostFile(t, h, path); !ok {
+					t.Errorf("after the second apply, %s is absent", path)
+				}
+			}
+		})
+	}
+}
+
+// killSSHD kills the sshd processes of the host's namespace, and only
+// them: the connection ends as when the link goes, the Pi stays up.
+func killSSHD(t *testing.T, sshd *testhost.SSHD) {
+	out, err := exec.Command("ip", "netns", "pids", sshd.Name).Output()
+	if err != nil {
+		t.Fatalf("ip netns pids %s: %v", sshd.Name, err)
+	}
+	for _, pid := range strings.Fields(string(out)) {
+		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+		if n, err := strconv.Atoi(pid); err == nil && strings.HasPrefix(string(comm), "sshd") {
+			syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
+}
+
+// headLines is the first n lines of s.
+func headLines(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) > n {
+		lines = append(lines[:n], "...\n")
+	}
+	return strings.Join(lines, "")
+}
+
+// waitNamespaceIdle waits until no process runs in the host's namespace
+// (sshd and the remote shell are gone, whatever they were doing).
+func waitNamespaceIdle(t *testing.T, sshd *testhost.SSHD) {
+	t.Helper()
+	var pids []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		pids, err = exec.Command("ip", "netns", "pids", sshd.Name).Output()
+		if err != nil {
+			t.Fatalf("ip netns pids %s: %v", sshd.Name, err)
+		}
+		if len(bytes.TrimSpace(pids)) == 0 {
+			return
+		}
+	}
+	t.Fatalf("processes still running in %s 5 s after the connection ended: %s", sshd.Name, pids)
+}
+
+// checkWholeFiles: each file is absent or whole, and no temporary file
+// is left next to them (unless siblingsLeft), nor in /tmp (unless tmpLeft).
+func checkWholeFiles(t *testing.T, h *testhost.Host, want map[string][]byte, siblingsLeft, tmpLeft bool) {
+	t.Helper()
+	for path, content := range want {
+		got, ok := readHostFile(t, h, path)
+		if ok && got != string(content) {
+			t.Errorf("%s is half-written: %d of %d bytes", path, len(got), len(content))
+		}
+	}
+	var left, tmp []string
+	if !siblingsLeft {
+		left, _ = filepath.Glob(h.Path("/srv/.pibake-*"))
+	}
+	if !tmpLeft {
+		tmp, _ = filepath.Glob(h.Path("/tmp/.pibake*"))
+	}
+	if len(left)+len(tmp) > 0 {
+		t.Errorf("temporary files left on the host: %v %v", left, tmp)
 	}
 }
