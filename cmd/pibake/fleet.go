@@ -87,6 +87,7 @@ type fleet struct {
 	vault     recipes.Secrets
 	target    targetOptions
 	out       *syncWriter // stdout, whole reports and JSON lines at a time
+	stderr    *syncWriter // stderr, whole lines at a time
 }
 
 // hostOutcome is how one host's run ended.
@@ -112,6 +113,7 @@ func runFleet(ctx context.Context, io *streams, flags fleetFlags, f *fleet) erro
 		return fmt.Errorf("%s: no hosts selected", inv.Source)
 	}
 	f.out = &syncWriter{w: io.stdout}
+	f.stderr = &syncWriter{w: io.stderr}
 	outcomes := make([]*hostOutcome, len(hosts))
 	limit := make(chan struct{}, flags.parallel)
 	var wg sync.WaitGroup
@@ -148,7 +150,11 @@ func (f *fleet) host(ctx context.Context, h *recipes.InventoryHost) *hostOutcome
 		rep = reconcile.NewTextReporter(&text, reconcile.TextOptions{Color: f.color, HideOK: !f.showOK})
 	}
 	failure := &firstFailure{Reporter: rep}
-	o := f.reconcile(ctx, h, failure)
+	// What connecting prints (a ProxyCommand's stderr, ssh warnings)
+	// comes from many hosts at once: each line says whose it is.
+	sshStderr := &linePrefixer{prefix: h.Name + ": ", w: f.stderr}
+	o := f.reconcile(ctx, h, failure, sshStderr)
+	sshStderr.flush()
 	if o.err == nil && failure.err != nil {
 		o.err = failure.err
 	}
@@ -169,7 +175,7 @@ func (f *fleet) host(ctx context.Context, h *recipes.InventoryHost) *hostOutcome
 
 // reconcile compiles the recipe for h, opens h's target and runs the
 // steps, reporting them to rep.
-func (f *fleet) reconcile(ctx context.Context, h *recipes.InventoryHost, rep reconcile.Reporter) *hostOutcome {
+func (f *fleet) reconcile(ctx context.Context, h *recipes.InventoryHost, rep reconcile.Reporter, sshStderr io.Writer) *hostOutcome {
 	o := &hostOutcome{host: h, status: hostFailed}
 	if err := ctx.Err(); err != nil {
 		o.err = fmt.Errorf("not run: %w", err)
@@ -185,12 +191,14 @@ func (f *fleet) reconcile(ctx context.Context, h *recipes.InventoryHost, rep rec
 		o.err = err
 		return o
 	}
+	target := f.target
+	target.sshStderr = sshStderr
 	o.summary, err = runOn(ctx, h.Address, steps, reconcile.Options{
 		Apply:     f.apply,
 		Now:       time.Now(),
 		Redact:    redact,
 		KeepGoing: f.keepGoing,
-	}, rep, f.target)
+	}, rep, target)
 	var unreachable *unreachableError
 	if errors.As(err, &unreachable) {
 		o.status, o.err = hostUnreachable, err
@@ -363,4 +371,41 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// linePrefixer writes whole lines to w, each after prefix (a carriage
+// return before the newline dropped); flush writes a last partial line.
+type linePrefixer struct {
+	prefix string
+	w      io.Writer
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (p *linePrefixer) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		p.writeLine(p.buf[:i])
+		p.buf = p.buf[i+1:]
+	}
+}
+
+func (p *linePrefixer) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buf) > 0 {
+		p.writeLine(p.buf)
+		p.buf = nil
+	}
+}
+
+func (p *linePrefixer) writeLine(line []byte) {
+	out := append([]byte(p.prefix), bytes.TrimSuffix(line, []byte("\r"))...)
+	p.w.Write(append(out, '\n'))
 }

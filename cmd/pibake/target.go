@@ -46,6 +46,9 @@ type targetOptions struct {
 	recipe string    // the recipe's file: a live host remembers what it reads, per recipe
 	ssh    *sshFlags // nil: defaults
 	io     *streams
+	// sshStderr gets what connecting prints (a ProxyCommand's stderr,
+	// warnings); nil: io.stderr.
+	sshStderr io.Writer
 }
 
 // openTarget opens the system a --target names; close must be called
@@ -104,11 +107,15 @@ func openSSH(ctx context.Context, spec string, o targetOptions) (ops.System, fun
 	if f == nil {
 		f = &sshFlags{}
 	}
+	stderr := o.sshStderr
+	if stderr == nil {
+		stderr = o.io.stderr
+	}
 	opts := ssh.OpenOptions{
 		Dial: ssh.DialOptions{
 			ConfigFile:       f.config,
 			AcceptNewHostKey: f.acceptNew,
-			Stderr:           o.io.stderr,
+			Stderr:           stderr,
 		},
 		Remember: rememberFile(spec, o.recipe),
 	}
@@ -132,7 +139,17 @@ func openSSH(ctx context.Context, spec string, o targetOptions) (ops.System, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	return r, r.Close, nil
+	closeRemote := func() error {
+		// The remote shell has left by the time its channel is closed
+		// (it exits when its input ends), and closing a channel the host
+		// already closed says io.EOF: nothing was lost, every change
+		// had been acknowledged.
+		if err := r.Close(); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		return nil
+	}
+	return r, closeRemote, nil
 }
 
 // askSudoPassword reads the sudo password once for all hosts.
