@@ -210,13 +210,30 @@ func editCmdline(env *Env, edit func(c *firmware.Cmdline) error) ([]*Change, err
 	}}.plan(env)
 }
 
-// live turns commands into live-only exec changes.
-func live(description string, cmds [][]string) []*Change {
+// live turns commands into live-only exec changes. On a live target, a
+// command whose program the target does not have (dtparam off a Pi,
+// nmcli without NetworkManager) is left out: what it would apply now
+// takes effect at the next boot, as on any other target.
+func live(env *Env, description string, cmds [][]string) []*Change {
 	var out []*Change
 	for _, argv := range cmds {
+		if env.Live() && !hasProgram(env, argv[0]) {
+			continue
+		}
 		out = append(out, &Change{Kind: Run, Exec: &Exec{Description: description, Argv: argv, LiveOnly: true}})
 	}
 	return out
+}
+
+// hasProgram reports whether the target has name in a usual directory of
+// PATH.
+func hasProgram(env *Env, name string) bool {
+	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
+		if fi, err := env.Sys.Stat(dir + "/" + name); err == nil && fi.IsRegular() {
+			return true
+		}
+	}
+	return false
 }
 
 // section is a config.txt section argument: "" is "all".
@@ -348,9 +365,9 @@ func (o *FirmwareI2C) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	changes := append(config, modules...)
 	switch {
 	case len(config) > 0:
-		changes = append(changes, live("apply I2C now", firmware.LiveI2C(o.Enabled))...)
+		changes = append(changes, live(env, "apply I2C now", firmware.LiveI2C(o.Enabled))...)
 	case len(modules) > 0:
-		changes = append(changes, live("load the I2C device driver now", [][]string{{"modprobe", firmware.I2CModule}})...)
+		changes = append(changes, live(env, "load the I2C device driver now", [][]string{{"modprobe", firmware.I2CModule}})...)
 	}
 	return changes, nil
 }
@@ -360,7 +377,7 @@ func (o *FirmwareSPI) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	if err != nil || len(changes) == 0 {
 		return changes, err
 	}
-	return append(changes, live("apply SPI now", firmware.LiveSPI(o.Enabled))...), nil
+	return append(changes, live(env, "apply SPI now", firmware.LiveSPI(o.Enabled))...), nil
 }
 
 func (o *FirmwareSerial) Plan(ctx context.Context, env *Env) ([]*Change, error) {
@@ -380,7 +397,7 @@ func (o *FirmwareOneWire) Plan(ctx context.Context, env *Env) ([]*Change, error)
 	if err != nil || len(changes) == 0 {
 		return changes, err
 	}
-	return append(changes, live("apply 1-wire now", firmware.LiveOneWire(o.Enabled, o.GPIO))...), nil
+	return append(changes, live(env, "apply 1-wire now", firmware.LiveOneWire(o.Enabled, o.GPIO))...), nil
 }
 
 func (o *FirmwareCamera) Plan(ctx context.Context, env *Env) ([]*Change, error) {

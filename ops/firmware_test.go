@@ -284,3 +284,36 @@ func TestFirmwareErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFirmwareLiveNeedsProgram: on a live target, dtparam runs when the
+// target has it (a Pi) and is left out when it does not (the change takes
+// effect at boot); modprobe is there either way.
+func TestFirmwareLiveNeedsProgram(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		dtparam  bool
+		wantExec []string
+	}{
+		{"a Pi", true, []string{"dtparam i2c_arm=on", "modprobe i2c-dev"}},
+		{"not a Pi", false, []string{"modprobe i2c-dev"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := newLiveRoot(t, nil)
+			s := setup{write("/usr/sbin/modprobe", "", 0o755, 0, 0)}
+			if tc.dtparam {
+				s = append(s, write("/usr/bin/dtparam", "", 0o755, 0, 0))
+			}
+			s.apply(t, root.System)
+			env := opstest.Env(root)
+			env.Runner = root
+			changes := opstest.Plan(t, env, &ops.FirmwareI2C{Enabled: true})
+			var got []string
+			for _, e := range opstest.Execs(changes) {
+				got = append(got, strings.Join(e.Argv, " "))
+			}
+			if !slices.Equal(got, tc.wantExec) {
+				t.Errorf("live commands = %q, want %q", got, tc.wantExec)
+			}
+		})
+	}
+}

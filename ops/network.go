@@ -242,10 +242,10 @@ func (o *Wifi) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	changes = append(append(changes, regdom...), radio...)
 
 	if len(conn) > 0 {
-		changes = append(changes, live("load the connection now", [][]string{{"nmcli", "connection", "reload"}})...)
+		changes = append(changes, live(env, "load the connection now", [][]string{{"nmcli", "connection", "reload"}})...)
 	}
 	if len(regdom) > 0 || len(radio) > 0 {
-		changes = append(changes, live("unblock Wi-Fi now", [][]string{{"rfkill", "unblock", "wifi"}})...)
+		changes = append(changes, live(env, "unblock Wi-Fi now", [][]string{{"rfkill", "unblock", "wifi"}})...)
 	}
 	return changes, nil
 }

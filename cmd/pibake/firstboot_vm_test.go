@@ -131,7 +131,7 @@ func applyRebootVM(t *testing.T, m *vm.Machine, recipe string) {
 	}
 	for cmd, want := range map[string]string{
 		"grep -x dtparam=i2c_arm=on /boot/firmware/config.txt": "dtparam=i2c_arm=on",
-		"systemctl is-active pibake-demo":                       "active",
+		"systemctl is-active pibake-demo":                      "active",
 	} {
 		if got, err := m.SSH(cmd); err != nil || !strings.Contains(got, want) {
 			t.Errorf("after the reboot: %s: %q (%v), want %q", cmd, got, err, want)

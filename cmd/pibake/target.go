@@ -139,17 +139,7 @@ func openSSH(ctx context.Context, spec string, o targetOptions) (ops.System, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	closeRemote := func() error {
-		// The remote shell has left by the time its channel is closed
-		// (it exits when its input ends), and closing a channel the host
-		// already closed says io.EOF: nothing was lost, every change
-		// had been acknowledged.
-		if err := r.Close(); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		return nil
-	}
-	return r, closeRemote, nil
+	return r, r.Close, nil
 }
 
 // askSudoPassword reads the sudo password once for all hosts.

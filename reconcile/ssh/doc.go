@@ -1,7 +1,32 @@
-// Package ssh decides how pibake reaches a live Pi over SSH, the way OpenSSH
-// would: it parses a target (ssh://user@host:port, user@host, host), resolves
-// it through the user's ssh_config(5) and checks host keys against
-// known_hosts files.
+// Package ssh is pibake's live target: a Pi reached over SSH the way
+// OpenSSH would reach it. It parses a target (ssh://user@host:port,
+// user@host, host), resolves it through the user's ssh_config(5), checks
+// host keys against known_hosts files, dials, and gives the ops a [System]
+// on the host ([Open] does it all).
+//
+// The [System] is agentless: one POSIX shell on the host, run as root (sudo
+// -n, or sudo -S with a password, when the login user is not root), on one
+// connection for the whole run, using only what Raspberry Pi OS always has
+// (sh, coreutils, findutils, tar). Reads are answered from facts fetched in
+// batches, one round trip each: before a run the engine plans it against a
+// speculative view ([System.Prefetch]) to learn what it will read, so a
+// plan of a host already in state costs the session's opening and one
+// batch; what a run read is remembered per host and recipe
+// ([SystemOptions.Remember]), so facts that depend on other facts (a
+// venv's packages) come in that first batch too from the second run on.
+// Each change is one round trip: a file goes to a temporary name beside the
+// destination, gets its owner and mode, is synced, and is renamed over it,
+// its size checked first, so a reader never sees half a file; a cut
+// connection leaves at most a temporary file, which the next run removes.
+// Commands run in a clean environment as the local target runs them, and
+// refetch what they may have changed. [Remote.Reboot] reboots and waits for
+// the new boot.
+//
+// Limits of the System: GNU find and tar are needed (busybox ones are not
+// enough); files under /proc and /sys read as empty (find and tar take
+// their size as 0); a query (Env.Query) may be run by the speculative pass
+// even when the plan would not run it, so queries must be read-only; no
+// file larger than memory.
 //
 // [Dial] connects, on golang.org/x/crypto/ssh: through the host's
 // ProxyCommand (run by /bin/sh -c, its stdin and stdout as the connection),
