@@ -14,9 +14,12 @@ APT_PACKAGES := e2fsprogs dosfstools mtools fdisk xz-utils openssh-server \
 	debootstrap systemd-container git python3 python3-venv locales passwd iproute2 \
 	qemu-system-x86 qemu-user-static
 
+# What `make bench` adds: Ansible, timed against pibake by BenchmarkNoopSSH.
+BENCH_APT_PACKAGES := ansible
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps vet cross demo bench clean
+.PHONY: all build test deps bench-deps apt-install vet cross demo bench clean
 
 all: build
 
@@ -47,9 +50,16 @@ $(AGENTS_DIR)/pibake-linux-%.xz: $(AGENTS_SOURCES)
 		-o $(AGENTS_DIR)/pibake-linux-$* ./cmd/pibake
 	@xz --lzma2=preset=9,dict=8MiB -T1 -f $(AGENTS_DIR)/pibake-linux-$*
 
-# deps installs the test tools that are missing (Debian/Ubuntu).
+# deps installs the test tools that are missing (Debian/Ubuntu);
+# bench-deps, those and the benchmarks' own.
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -99,9 +109,15 @@ demo: build
 # bench runs every benchmark; the first run builds and caches a 1.5 GiB
 # Pi-OS-shaped .img.xz (xz -6: minutes). BenchmarkBakeXZ and
 # BenchmarkCopyBaseXZ print their time next to xz -dc's on the same file,
-# in the same run (x-xz-dc: the ratio).
-bench: deps
-	$(GO) test -timeout 60m -run '^$$' -bench . -benchmem ./...
+# in the same run (x-xz-dc: the ratio). BenchmarkNoopSSH times a no-op
+# plan over ssh at 0 and 25 ms RTT next to `ssh true` and Ansible's no-op
+# run of the same recipe (x-ansible: the ratio); Ansible takes 10-17 s a
+# run, so it runs a fixed, small number of times (about 2 minutes in all).
+BENCH_NOOP_SSH_TIMES ?= 3x
+
+bench: bench-deps
+	$(GO) test -timeout 60m -run '^$$' -bench . -skip '^BenchmarkNoopSSH$$' -benchmem ./...
+	$(GO) test -timeout 20m -run '^$$' -bench '^BenchmarkNoopSSH$$' -benchtime $(BENCH_NOOP_SSH_TIMES) -v ./reconcile/ssh
 
 clean:
 	rm -rf bin $(DEMO)
