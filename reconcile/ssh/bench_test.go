@@ -5,9 +5,7 @@ package ssh
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,9 +87,7 @@ func BenchmarkNoopSSH(b *testing.B) {
 		var log strings.Builder
 		sum, err := reconcile.Run(ctx, r, steps, reconcile.Options{Apply: apply, Now: time.Now(), Redact: redact},
 			reconcile.NewTextReporter(&log, reconcile.TextOptions{}))
-		// Remote.Close returns io.EOF when the remote shell has
-		// already exited, as it has by then: not a failure.
-		if cerr := r.Close(); err == nil && !errors.Is(cerr, io.EOF) {
+		if cerr := r.Close(); err == nil {
 			err = cerr
 		}
 		elapsed := time.Since(start)
