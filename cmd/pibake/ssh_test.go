@@ -10,11 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -434,7 +431,7 @@ func TestSSHConnectionCut(t *testing.T) {
 		// as after a power cut (the Pi's boot empties /tmp).
 		power bool
 	}{
-		{name: "link", cut: killSSHD},
+		{name: "link", cut: func(t *testing.T, sshd *testhost.SSHD) { sshd.KillSSHD(t) }},
 		{name: "power", cut: func(t *testing.T, sshd *testhost.SSHD) { sshd.Cut(t) }, whenWriting: true, power: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -471,7 +468,7 @@ func TestSSHConnectionCut(t *testing.T) {
 			if res.code != 1 || !strings.Contains(output, sshd.Alias) || !strings.Contains(output, "connection lost") {
 				t.Errorf("apply cut off: exit %d; want 1 and a message naming %s and saying the connection was lost", res.code, sshd.Alias)
 			}
-			waitNamespaceIdle(t, sshd)
+			sshd.WaitIdle(t)
 			// Killed, the host's shell cannot remove the file it was
 			// writing: the next apply must.
 			checkWholeFiles(t, h, want, tc.power, tc.power)
@@ -482,29 +479,15 @@ func TestSSHConnectionCut(t *testing.T) {
 			if code, stdout, stderr := pibakeSSH(t, "", append([]string{"plan"}, args...)...); code != 0 {
 				t.Errorf("plan after the second apply: exit %d, want 0\n%s%s", code, stdout, stderr)
 			}
-			waitNamespaceIdle(t, sshd)
-			checkWholeFiles(t, h, want, false, tc.power)
+			sshd.WaitIdle(t)
+			// The next run removed what the cut one left.
+			checkWholeFiles(t, h, want, false, false)
 			for path := range want {
 				if _, ok := readHostFile(t, h, path); !ok {
 					t.Errorf("after the second apply, %s is absent", path)
 				}
 			}
 		})
-	}
-}
-
-// killSSHD kills the sshd processes of the host's namespace, and only
-// them: the connection ends as when the link goes, the Pi stays up.
-func killSSHD(t *testing.T, sshd *testhost.SSHD) {
-	out, err := exec.Command("ip", "netns", "pids", sshd.Name).Output()
-	if err != nil {
-		t.Fatalf("ip netns pids %s: %v", sshd.Name, err)
-	}
-	for _, pid := range strings.Fields(string(out)) {
-		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
-		if n, err := strconv.Atoi(pid); err == nil && strings.HasPrefix(string(comm), "sshd") {
-			syscall.Kill(n, syscall.SIGKILL)
-		}
 	}
 }
 
@@ -515,24 +498,6 @@ func headLines(s string, n int) string {
 		lines = append(lines[:n], "...\n")
 	}
 	return strings.Join(lines, "")
-}
-
-// waitNamespaceIdle waits until no process runs in the host's namespace
-// (sshd and the remote shell are gone, whatever they were doing).
-func waitNamespaceIdle(t *testing.T, sshd *testhost.SSHD) {
-	t.Helper()
-	var pids []byte
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		var err error
-		pids, err = exec.Command("ip", "netns", "pids", sshd.Name).Output()
-		if err != nil {
-			t.Fatalf("ip netns pids %s: %v", sshd.Name, err)
-		}
-		if len(bytes.TrimSpace(pids)) == 0 {
-			return
-		}
-	}
-	t.Fatalf("processes still running in %s 5 s after the connection ended: %s", sshd.Name, pids)
 }
 
 // checkWholeFiles: each file is absent or whole, and no temporary file

@@ -74,7 +74,7 @@ func TestConnectionCut(t *testing.T) {
 				if tc.all {
 					h.sshd.Cut(t)
 				} else {
-					killSSHD(h.Host)
+					h.sshd.KillSSHD(t)
 				}
 			})
 			sum, err := reconcile.Run(ctx, sys, steps, reconcile.Options{Apply: true}, nil)
@@ -84,7 +84,7 @@ func TestConnectionCut(t *testing.T) {
 			} else {
 				t.Logf("cut at %v: %d steps failed; run error %v", delay, sum.Failed, err)
 			}
-			waitHostIdle(t, h.Host)
+			h.sshd.WaitIdle(t)
 			// A remote shell that goes with its connection may leave
 			// temporary files (never a half-written destination); the
 			// next run removes them.
@@ -98,7 +98,7 @@ func TestConnectionCut(t *testing.T) {
 				t.Fatalf("plan after the second apply: %+v, %v", sum, err)
 			}
 			sys.Close()
-			waitHostIdle(t, h.Host)
+			h.sshd.WaitIdle(t)
 			checkWhole(t, h.Host, want, true)
 		})
 	}
@@ -116,61 +116,6 @@ func TestCutError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ssh pi@") || !strings.Contains(err.Error(), "connection lost") {
 		t.Errorf("after the cut, ReadFile error = %v; want one naming the host and saying the connection was lost", err)
 	}
-}
-
-// killSSHD kills the sshd processes of h (not the remote shell, which
-// then sees its connection gone).
-func killSSHD(h *testhost.Host) {
-	for _, pid := range hostPIDs(h) {
-		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
-		if strings.HasPrefix(string(comm), "sshd") {
-			if p, err := os.FindProcess(atoi(pid)); err == nil {
-				p.Kill()
-			}
-		}
-	}
-}
-
-// waitHostIdle waits until no process runs in h's root any more (the
-// remote shell has seen the cut and cleaned up).
-func waitHostIdle(t *testing.T, h *testhost.Host) {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		if len(hostPIDs(h)) == 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, pid := range hostPIDs(h) {
-		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
-		t.Logf("%s %q", pid, comm)
-	}
-	t.Fatalf("processes still running in the host 5 s after the cut: %v", hostPIDs(h))
-}
-
-func hostPIDs(h *testhost.Host) []string {
-	var pids []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		if atoi(e.Name()) <= 0 {
-			continue
-		}
-		if root, err := os.Readlink(filepath.Join("/proc", e.Name(), "root")); err == nil && root == h.Root {
-			pids = append(pids, e.Name())
-		}
-	}
-	return pids
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return -1
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // checkWhole: each file is absent or whole, and (when clean) no temporary

@@ -202,18 +202,54 @@ func (s *SSHD) Cut(t testing.TB) {
 	s.signal(t, syscall.SIGKILL)
 }
 
+// KillSSHD kills the sshd processes in the host's namespace, and only
+// them: the connections end as when the link goes, and the remote
+// commands see their connection gone, while the Pi stays up.
+func (s *SSHD) KillSSHD(t testing.TB) {
+	t.Helper()
+	for _, pid := range s.pids(t) {
+		comm, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+		if strings.HasPrefix(string(comm), "sshd") {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// WaitIdle waits, up to 5 s, until no process runs in the host's
+// namespace any more: the connections and what they ran are over.
+func (s *SSHD) WaitIdle(t testing.TB) {
+	t.Helper()
+	var pids []int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if pids = s.pids(t); len(pids) == 0 {
+			return
+		}
+	}
+	t.Fatalf("processes still running in %s after 5 s: %v", s.Name, pids)
+}
+
 func (s *SSHD) signal(t testing.TB, signal syscall.Signal) {
+	t.Helper()
+	for _, pid := range s.pids(t) {
+		syscall.Kill(pid, signal)
+	}
+}
+
+// pids are the processes in the host's namespace.
+func (s *SSHD) pids(t testing.TB) []int {
 	t.Helper()
 	out, err := exec.Command("ip", "netns", "pids", s.Name).Output()
 	if err != nil {
 		t.Errorf("listing the processes in %s: %v", s.Name, err)
-		return
+		return nil
 	}
+	var pids []int
 	for _, field := range strings.Fields(string(out)) {
 		if pid, err := strconv.Atoi(field); err == nil {
-			syscall.Kill(pid, signal)
+			pids = append(pids, pid)
 		}
 	}
+	return pids
 }
 
 // Freeze stops (SIGSTOP) every process in the host's namespace: the
