@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -33,8 +32,7 @@ var _ net.Conn = (*proxyConn)(nil)
 // ends what it started too. Its stderr goes to stderr, and the end of it
 // is kept for errors.
 func startProxy(command, address string, stderr io.Writer) (*proxyConn, error) {
-	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd := proxyCommand(command)
 	p := &proxyConn{command: command, cmd: cmd, addr: proxyAddr(address), stderr: &tail{max: 2000}, exited: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(stderr, p.stderr)
 	var err error
@@ -62,7 +60,7 @@ func (p *proxyConn) Write(b []byte) (int, error) { return p.stdin.Write(b) }
 func (p *proxyConn) Close() error {
 	p.once.Do(func() {
 		p.stdin.Close()
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(p.cmd)
 		<-p.exited
 	})
 	return nil
