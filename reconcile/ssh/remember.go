@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // rememberedRequests is the file form of requests.
@@ -72,5 +73,23 @@ func saveRequests(name string, r *requests) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), name)
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return err
+	}
+	pruneRemembered(filepath.Dir(name), time.Now().Add(-rememberFor))
+	return nil
+}
+
+// rememberFor is how long a Remember file unused is kept.
+const rememberFor = 90 * 24 * time.Hour
+
+// pruneRemembered removes the Remember files in dir not written since
+// before (hosts and recipes gone), so the cache does not grow for ever.
+func pruneRemembered(dir string, before time.Time) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && filepath.Ext(e.Name()) == ".json" && fi.ModTime().Before(before) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
