@@ -80,10 +80,14 @@ func (r *Remote) Reboot(ctx context.Context, timeout time.Duration) error {
 	r.System.Close()
 	r.client.Close()
 	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
 	var last error
 	for time.Now().Before(deadline) {
-		if err := sleepCtx(ctx, 2*time.Second); err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
 		}
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		n, err := Open(dctx, r.target, r.opts)
@@ -119,15 +123,4 @@ func (r *Remote) bootID(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("reading the boot ID: exit code %d", res.ExitCode)
 	}
 	return id, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -86,9 +86,6 @@ func NewSystem(ctx context.Context, conn Conn, name string, o SystemOptions) (*S
 		return nil, err
 	}
 	s := &System{sh: sh, name: name, known: newFacts(), working: newRequests(), trace: o.Trace}
-	if s.trace == nil {
-		s.trace = func(string, ...any) {}
-	}
 	if o.Remember != "" {
 		s.remember = o.Remember
 		s.remembered = loadRequests(o.Remember)
@@ -154,7 +151,7 @@ func (s *System) Close() error {
 		w := s.working
 		s.mu.Unlock()
 		if !w.empty() {
-			if serr := saveRequests(s.remember, &w); serr != nil {
+			if serr := saveRequests(s.remember, &w); serr != nil && s.trace != nil {
 				s.trace("remembering facts: %v", serr)
 			}
 		}
@@ -472,7 +469,9 @@ func (r reader) need(ctx context.Context, ask func(*requests), known func(*facts
 // fetchLocked asks the host for r in one round trip and records the
 // answers.
 func (s *System) fetchLocked(ctx context.Context, r *requests) error {
-	s.trace("fetch: lstat %q stat %q list %q read %q peek %q queries %d", sorted(r.lstat), sorted(r.stat), sorted(r.list), sorted(r.read), sorted(r.peek), len(r.queries))
+	if s.trace != nil {
+		s.trace("fetch: lstat %q stat %q list %q read %q peek %q queries %d", sorted(r.lstat), sorted(r.stat), sorted(r.list), sorted(r.read), sorted(r.peek), len(r.queries))
+	}
 	fields, err := s.sh.request(ctx, fetchScript(r))
 	if err != nil {
 		return err
@@ -510,18 +509,9 @@ func (s *System) fetchLocked(ctx context.Context, r *requests) error {
 			s.known.list[p] = sortedList(got.list[p])
 		}
 	}
-	for p := range r.read {
-		if c, ok := got.content[p]; ok {
+	for p, c := range got.content {
+		if r.read[p] || r.peek[p] {
 			s.known.content[p] = c
-		}
-	}
-	for p := range r.peek {
-		if c, ok := got.content[p]; ok {
-			s.known.content[p] = c
-			if fi := s.known.lstat[p]; fi != nil {
-				// a regular file: Stat and ReadFile need no more
-				s.known.stat[p] = fi
-			}
 		}
 	}
 	// Queries are answered by their place in the batch (a key holds NULs,
@@ -723,11 +713,9 @@ func (s *System) Apply(ctx context.Context, c *ops.Change) error {
 func (s *System) forget(c *ops.Change) {
 	k := &s.known
 	under := func(q string) bool { return q == c.Path || strings.HasPrefix(q, c.Path+"/") || c.Path == "/" }
-	for _, m := range []map[string]*ops.FileInfo{k.lstat} {
-		for q := range m {
-			if under(q) {
-				delete(m, q)
-			}
+	for q := range k.lstat {
+		if under(q) {
+			delete(k.lstat, q)
 		}
 	}
 	for q := range k.list {
@@ -735,16 +723,12 @@ func (s *System) forget(c *ops.Change) {
 			delete(k.list, q)
 		}
 	}
-	for q := range k.content {
-		if under(q) {
-			delete(k.content, q)
-		}
-	}
-	// Stat and content may reach the path through a link: start afresh.
+	// Stat and content may reach the path through a link: start afresh,
+	// keeping only the content of files still known to be regular files.
 	clear(k.stat)
 	clear(k.queries)
 	for q := range k.content {
-		if fi, ok := k.lstat[q]; !ok || fi == nil || !fi.IsRegular() {
+		if fi := k.lstat[q]; fi == nil || !fi.IsRegular() {
 			delete(k.content, q)
 		}
 	}

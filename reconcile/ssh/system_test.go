@@ -72,7 +72,9 @@ func TestSystemSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("id -u: %q %d, %d round trips", res.Stdout, res.ExitCode, s.RoundTrips())
+	if string(res.Stdout) != "0\n" || res.ExitCode != 0 {
+		t.Errorf("a command as pi through sudo: id -u said %q (exit %d), want root's 0", res.Stdout, res.ExitCode)
+	}
 }
 
 // TestSystemSuite: the suite every target passes, over real sshd, logged
