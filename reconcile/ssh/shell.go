@@ -40,7 +40,8 @@ type shell struct {
 	mu     sync.Mutex
 	broken error // set once the shell cannot be trusted any more
 
-	exit chan exitStatus // the remote command's end, once
+	exit       chan exitStatus // the remote command's end, once
+	stderrDone chan struct{}   // closed when all of stderr is in
 	// trips counts round trips: the channel open and each request.
 	trips atomic.Int64
 }
@@ -67,10 +68,15 @@ func startShell(conn Conn, name, command, prelude string) (*shell, error) {
 		nonce:  newNonce(),
 		stderr: &tail{max: 8 << 10, changed: make(chan struct{}, 1)},
 		exit:   make(chan exitStatus, 1),
+
+		stderrDone: make(chan struct{}),
 	}
 	s.trips.Add(1)
 	go s.watch(reqs)
-	go io.Copy(s.stderr, ch.Stderr())
+	go func() {
+		io.Copy(s.stderr, ch.Stderr())
+		close(s.stderrDone)
+	}()
 	payload := cryptossh.Marshal(struct{ Command string }{command})
 	if _, err := ch.SendRequest("exec", false, payload); err != nil {
 		ch.Close()
@@ -175,15 +181,23 @@ func (s *shell) fail(ctx context.Context, err error) error {
 		s.broken = fmt.Errorf("%s: %w (the connection was closed; a command may still be running there)", s.name, ctx.Err())
 		return s.broken
 	}
-	s.ch.Close()
-	said := strings.TrimSpace(noise.ReplaceAllString(s.stderr.String(), ""))
+	// The command's end and its last words come apart from its stdout:
+	// give them a moment to arrive, to say why it ended.
 	var st exitStatus
+	wait := time.NewTimer(time.Second)
+	defer wait.Stop()
 	select {
 	case st = <-s.exit:
 		s.exit <- st
-	default:
+		select {
+		case <-s.stderrDone:
+		case <-wait.C:
+		}
+	case <-wait.C:
 		st.code = -1
 	}
+	s.ch.Close()
+	said := strings.TrimSpace(noise.ReplaceAllString(s.stderr.String(), ""))
 	switch {
 	case strings.Contains(said, "a password is required") || strings.Contains(said, "a terminal is required"):
 		s.broken = fmt.Errorf("%s: sudo needs a password: %s (log in as root, allow passwordless sudo, or pass --sudo-password)", s.name, lastLine(said))
