@@ -24,6 +24,29 @@ type Env struct {
 	// Changed reports whether the step with the given ID changed, or would
 	// change, the target earlier in this run.
 	Changed func(stepID string) bool
+	// ReadAhead is set while a costly target learns what a run will read
+	// (see reconcile.Prefetcher): the plan is thrown away, and a user or
+	// group that does not exist resolves to a placeholder id so that the
+	// op goes on to read what it would read once an earlier step made it.
+	ReadAhead bool
+}
+
+// A Hinter is a target whose reads are costly one by one (a Pi over SSH)
+// and that can fetch the files matching a pattern, with the directories
+// leading to them, in bulk.
+type Hinter interface {
+	Hint(patterns ...string)
+}
+
+// Hint tells the target what the op is about to read: absolute,
+// slash-separated patterns whose elements may hold * and ? (as
+// path.Match), such as "/opt/venv/lib/python3*/site-packages/*.dist-info/METADATA".
+// The op then reads as usual (ReadDir, ReadFile); a target that is a
+// Hinter has fetched those reads in one round trip. Others ignore hints.
+func (e *Env) Hint(patterns ...string) {
+	if h, ok := e.Runner.(Hinter); ok {
+		h.Hint(patterns...)
+	}
 }
 
 // ReadFileIfExists returns name's content, or ok false if it does not exist.
@@ -97,8 +120,11 @@ func (e *Env) lookupID(db, what, name string) (int, error) {
 		return 0, err
 	}
 	if !ok {
-		if name == "root" {
+		switch {
+		case name == "root":
 			return 0, nil
+		case e.ReadAhead:
+			return placeholderID, nil
 		}
 		return 0, fmt.Errorf("%s %q: the target has no %s", what, name, db)
 	}
@@ -112,8 +138,15 @@ func (e *Env) lookupID(db, what, name string) (int, error) {
 			return n, nil
 		}
 	}
+	if e.ReadAhead {
+		return placeholderID, nil
+	}
 	return 0, fmt.Errorf("%s %q does not exist in the target's %s", what, name, db)
 }
+
+// placeholderID is what a missing user or group resolves to while reading
+// ahead (nobody/nogroup).
+const placeholderID = 65534
 
 // CheckPath returns an error unless p is an absolute, clean target path.
 func CheckPath(p string) error {

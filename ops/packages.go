@@ -187,8 +187,11 @@ func lookupAccount(env *Env, name string) (*account, error) {
 			return &account{Name: name, UID: uid, GID: gid, Home: f[5]}, nil
 		}
 	}
-	if name == "root" {
+	switch {
+	case name == "root":
 		return &account{Name: "root", Home: "/root"}, nil
+	case env.ReadAhead:
+		return &account{Name: name, UID: placeholderID, GID: placeholderID, Home: "/home/" + name}, nil
 	}
 	return nil, fmt.Errorf("user %q does not exist in the target's /etc/passwd", name)
 }

@@ -119,6 +119,8 @@ func (o *PipVenv) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 // name, with their versions.
 func venvInstalled(env *Env, venv string) (map[string]string, error) {
 	out := map[string]string{}
+	site := path.Join(venv, "lib/python3*/site-packages")
+	env.Hint(site+"/*.dist-info/METADATA", site+"/*.egg-info", site+"/*.egg-info/PKG-INFO")
 	libs, err := readDirIfExists(env, path.Join(venv, "lib"))
 	if err != nil {
 		return nil, err

@@ -223,6 +223,26 @@ const sshdDropIn = "/etc/ssh/sshd_config.d/00-pibake.conf"
 
 func (o *SSHServer) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	const name = "ssh.service"
+	// The drop-in and the unit do not depend on each other: both are
+	// planned before either's error is returned, so that a read-ahead
+	// learns the reads of both.
+	var dropIn []*Change
+	var err error
+	if o.PasswordAuth != nil {
+		value := "no"
+		if *o.PasswordAuth {
+			value = "yes"
+		}
+		content := []byte("# Written by pibake (ssh.server password_auth). sshd keeps the first\n" +
+			"# value it reads, and reads this file first.\n" +
+			"PasswordAuthentication " + value + "\n")
+		if err = sshdCheckFirst(env, "PasswordAuthentication", sshdDropIn, content); err == nil {
+			dropIn, err = env.EnsureFile(FileSpec{Path: sshdDropIn, Content: content, Mode: 0o644})
+		}
+	} else {
+		dropIn, err = env.EnsureAbsent(sshdDropIn)
+	}
+	dropInErr := err
 	u, err := findUnit(env, name)
 	if err != nil {
 		return nil, err
@@ -239,28 +259,11 @@ func (o *SSHServer) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh.server: %w", err)
 	}
+	if dropInErr != nil {
+		return nil, fmt.Errorf("ssh.server: %w", dropInErr)
+	}
 	linksChanged := len(cl.changes) > 0
-
-	var changes []*Change
-	if o.PasswordAuth != nil {
-		value := "no"
-		if *o.PasswordAuth {
-			value = "yes"
-		}
-		content := []byte("# Written by pibake (ssh.server password_auth). sshd keeps the first\n" +
-			"# value it reads, and reads this file first.\n" +
-			"PasswordAuthentication " + value + "\n")
-		if err := sshdCheckFirst(env, "PasswordAuthentication", sshdDropIn, content); err != nil {
-			return nil, fmt.Errorf("ssh.server: %w", err)
-		}
-		changes, err = env.EnsureFile(FileSpec{Path: sshdDropIn, Content: content, Mode: 0o644})
-	} else {
-		changes, err = env.EnsureAbsent(sshdDropIn)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("ssh.server: %w", err)
-	}
-	cl.add(changes...)
+	cl.add(dropIn...)
 	dropInChanged := cl.wrote(sshdDropIn)
 
 	if linksChanged {
@@ -286,6 +289,7 @@ func (o *SSHServer) Plan(ctx context.Context, env *Env) ([]*Change, error) {
 // Settings after a Match line are conditional and not counted.
 func sshdCheckFirst(env *Env, keyword, file string, content []byte) error {
 	const config = "/etc/ssh/sshd_config"
+	env.Hint(config, "/etc/ssh/sshd_config.d/*.conf") // Debian's Include
 	if fi, err := env.LstatIfExists(config); err != nil {
 		return err
 	} else if fi == nil {

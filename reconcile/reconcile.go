@@ -60,6 +60,9 @@ type Options struct {
 	// with its note (redacted), and changes nothing. First boot skips the
 	// steps whose secrets were not kept on the Pi.
 	Skip map[string]string
+	// ReadAhead marks a pass that only learns what a run reads (a
+	// Prefetcher's): ops see it as Env.ReadAhead.
+	ReadAhead bool
 }
 
 // A Prefetcher is a target whose reads are costly one by one (a Pi over
@@ -170,7 +173,7 @@ func Run(ctx context.Context, sys ops.System, steps []*ops.Step, opts Options, r
 	}
 	if pf, ok := sys.(Prefetcher); ok {
 		pass := func(view ops.System) error {
-			_, err := Run(ctx, view, steps, Options{Now: e.opts.Now, Skip: opts.Skip}, nil)
+			_, err := Run(ctx, view, steps, Options{Now: e.opts.Now, Skip: opts.Skip, ReadAhead: true}, nil)
 			return err
 		}
 		if err := pf.Prefetch(ctx, pass); err != nil {
@@ -248,10 +251,11 @@ func (e *engine) step(ctx context.Context, step *ops.Step) *Result {
 	redact := e.opts.Redact
 	res := &Result{Step: step, Summary: redact(step.Op.Summary())}
 	env := &ops.Env{
-		Sys:     readOnly{e.view},
-		Runner:  e.runner,
-		Now:     e.opts.Now,
-		Changed: func(id string) bool { return e.changed[id] },
+		Sys:       readOnly{e.view},
+		Runner:    e.runner,
+		Now:       e.opts.Now,
+		Changed:   func(id string) bool { return e.changed[id] },
+		ReadAhead: e.opts.ReadAhead,
 	}
 	changes, err := ops.Plan(ctx, env, step.Op)
 	if err != nil {

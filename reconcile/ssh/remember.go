@@ -15,6 +15,7 @@ type rememberedRequests struct {
 	List    []string            `json:"list,omitempty"`
 	Read    []string            `json:"read,omitempty"`
 	Peek    []string            `json:"peek,omitempty"`
+	Globs   []string            `json:"globs,omitempty"`
 	Queries map[string][]string `json:"queries,omitempty"`
 }
 
@@ -34,7 +35,7 @@ func loadRequests(name string) *requests {
 	for _, pair := range []struct {
 		m    map[string]bool
 		list []string
-	}{{r.lstat, f.Lstat}, {r.stat, f.Stat}, {r.list, f.List}, {r.read, f.Read}, {r.peek, f.Peek}} {
+	}{{r.lstat, f.Lstat}, {r.stat, f.Stat}, {r.list, f.List}, {r.read, f.Read}, {r.peek, f.Peek}, {r.globs, f.Globs}} {
 		for _, p := range pair.list {
 			pair.m[p] = true
 		}
@@ -52,7 +53,7 @@ func saveRequests(name string, r *requests) error {
 	f := rememberedRequests{
 		Version: rememberVersion,
 		Lstat:   sorted(r.lstat), Stat: sorted(r.stat), List: sorted(r.list),
-		Read: sorted(r.read), Peek: sorted(r.peek), Queries: r.queries,
+		Read: sorted(r.read), Peek: sorted(r.peek), Globs: sorted(r.globs), Queries: r.queries,
 	}
 	b, err := json.Marshal(&f)
 	if err != nil {

@@ -3,6 +3,8 @@ package ssh
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
+	"path"
 	"strings"
 
 	"github.com/pibake/pibake/ops"
@@ -72,7 +74,7 @@ func quoteAll(paths []string) string {
 // fetchScript reads the facts r asks for in one go.
 func fetchScript(r *requests) string {
 	var b strings.Builder
-	lstat, stat, list := sorted(r.lstat), sorted(r.stat), sorted(r.list)
+	lstat, stat, list := withAncestors(r), sorted(r.stat), sorted(r.list)
 	read, peek := sorted(r.read), sorted(r.peek)
 	if len(lstat) > 0 {
 		fmt.Fprintf(&b, "find -P %s -maxdepth 0 -printf 'S\\0%s' 2>/dev/null\n", quoteAll(lstat), statFormat)
@@ -87,7 +89,16 @@ func fetchScript(r *requests) string {
 		// Directories asked about are likely listed next: list them now.
 		fmt.Fprintf(&b, "find -P %s -mindepth 1 -maxdepth 1 -printf 'E\\0%%H\\0%s' 2>/dev/null\n", quoteAll(peek), statFormat)
 	}
-	if len(read)+len(peek) > 0 {
+	globs := globLevels(sorted(r.globs))
+	if len(globs.lstat) > 0 {
+		fmt.Fprintf(&b, "find -P %s -maxdepth 0 -printf 'S\\0%s' 2>/dev/null\n", strings.Join(globs.lstat, " "), statFormat)
+	}
+	if len(globs.list) > 0 {
+		// Mark each directory listed, so that an empty one is known.
+		fmt.Fprintf(&b, "for d in %s; do [ -d \"$d\" ] && printf 'L\\0%%s\\0' \"$d\"; done\n", strings.Join(globs.list, " "))
+		fmt.Fprintf(&b, "find -H %s -mindepth 1 -maxdepth 1 -printf 'E\\0%%H\\0%s' 2>/dev/null\n", strings.Join(globs.list, " "), statFormat)
+	}
+	if len(read)+len(peek)+len(globs.read) > 0 {
 		b.WriteString("printf 'A\\0'\n{ ")
 		if len(read) > 0 {
 			fmt.Fprintf(&b, "find -L %s -maxdepth 0 -type f -print0; ", quoteAll(read))
@@ -95,6 +106,11 @@ func fetchScript(r *requests) string {
 		if len(peek) > 0 {
 			// Small files asked about are likely read next: send them now.
 			fmt.Fprintf(&b, "find -P %s -maxdepth 0 -type f -size -%dc -print0; ", quoteAll(peek), peekSize+1)
+			// So are the small files of a small directory asked about.
+			fmt.Fprintf(&b, "for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ \"$(find -P \"$d\" -mindepth 1 -maxdepth 1 -printf . | wc -c)\" -le %d ] && find -P \"$d\" -mindepth 1 -maxdepth 1 -type f -size -%dc -print0; done; ", quoteAll(peek), smallDir, peekSize+1)
+		}
+		if len(globs.read) > 0 {
+			fmt.Fprintf(&b, "find -P %s -maxdepth 0 -type f -size -%dc -print0; ", strings.Join(globs.read, " "), hintSize+1)
 		}
 		b.WriteString("} 2>/dev/null | tar -c -h --null --no-recursion -T - -f - 2>/dev/null | base64 -w0\nprintf '\\0'\n")
 	}
@@ -106,8 +122,82 @@ func fetchScript(r *requests) string {
 	return b.String()
 }
 
-// peekSize bounds the files sent with their Lstat.
-const peekSize = 64 << 10
+// withAncestors is r's lstat requests and the directories above every
+// path r asks about: resolving a path that turns out not to exist looks
+// at each of its elements, and they cost nothing in the same batch.
+func withAncestors(r *requests) []string {
+	all := maps.Clone(r.lstat)
+	for _, m := range []map[string]bool{r.lstat, r.stat, r.read, r.list, r.peek} {
+		for p := range m {
+			for d := path.Dir(p); d != "/" && !all[d]; d = path.Dir(d) {
+				all[d] = true
+			}
+		}
+	}
+	return sorted(all)
+}
+
+// peekSize bounds the files sent with their Lstat; smallDir, the entries
+// of a directory whose files are sent with its Lstat.
+const (
+	peekSize = 64 << 10
+	smallDir = 32
+)
+
+// hintSize bounds the files a hint's pattern matches that are sent.
+const hintSize = 1 << 20
+
+// globArgs are the shell words (quoted, wildcards left bare) that fetch
+// hinted patterns: lstat every match of each prefix from the first
+// wildcard on, list the matches of each prefix but the whole pattern
+// (unless its last element is a wildcard), read the matches of the whole
+// pattern.
+type globArgs struct{ lstat, list, read []string }
+
+func globLevels(patterns []string) globArgs {
+	var g globArgs
+	for _, p := range patterns {
+		elems := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		first := len(elems)
+		for i, e := range elems {
+			if strings.ContainsAny(e, "*?") {
+				first = i
+				break
+			}
+		}
+		prefix := func(n int) string { return quoteGlob("/" + strings.Join(elems[:n], "/")) }
+		for n := first + 1; n <= len(elems); n++ { // the literal prefix is an lstat request
+			g.lstat = append(g.lstat, prefix(n))
+		}
+		for n := first; n < len(elems); n++ {
+			if n < len(elems)-1 || strings.ContainsAny(elems[n], "*?") {
+				g.list = append(g.list, prefix(n))
+			}
+		}
+		g.read = append(g.read, prefix(len(elems)))
+	}
+	return g
+}
+
+// quoteGlob quotes p for the shell but for its wildcards * and ?.
+func quoteGlob(p string) string {
+	var b strings.Builder
+	for p != "" {
+		i := strings.IndexAny(p, "*?")
+		if i < 0 {
+			i = len(p)
+		}
+		if i > 0 {
+			b.WriteString(quote(p[:i]))
+		}
+		if i < len(p) {
+			b.WriteByte(p[i])
+			i++
+		}
+		p = p[i:]
+	}
+	return b.String()
+}
 
 // execCommand runs e as the local target does: a clean environment, in
 // e.Dir or /, as e.User when set; stdin empty, output to $T/o and $T/e.

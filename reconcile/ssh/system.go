@@ -167,6 +167,8 @@ type facts struct {
 	list    map[string][]*ops.FileInfo
 	content map[string][]byte
 	queries map[string]*ops.ExecResult
+	// globs are the hinted patterns whose matches are known (see Hint).
+	globs map[string]bool
 }
 
 func newFacts() facts {
@@ -176,29 +178,32 @@ func newFacts() facts {
 		list:    map[string][]*ops.FileInfo{},
 		content: map[string][]byte{},
 		queries: map[string]*ops.ExecResult{},
+		globs:   map[string]bool{},
 	}
 }
 
 // requests are facts to fetch. peek asks for a file's content if it is a
-// small regular file (one that was only Lstat'ed so far).
+// small regular file (one that was only Lstat'ed so far); globs ask for
+// the matches of hinted patterns and the directories leading to them.
 type requests struct {
-	lstat, stat, list, read, peek map[string]bool
-	queries                       map[string][]string
+	lstat, stat, list, read, peek, globs map[string]bool
+	queries                              map[string][]string
 }
 
 func newRequests() requests {
 	return requests{
 		lstat: map[string]bool{}, stat: map[string]bool{}, list: map[string]bool{},
-		read: map[string]bool{}, peek: map[string]bool{}, queries: map[string][]string{},
+		read: map[string]bool{}, peek: map[string]bool{}, globs: map[string]bool{},
+		queries: map[string][]string{},
 	}
 }
 
 func (r *requests) empty() bool {
-	return len(r.lstat)+len(r.stat)+len(r.list)+len(r.read)+len(r.peek)+len(r.queries) == 0
+	return len(r.lstat)+len(r.stat)+len(r.list)+len(r.read)+len(r.peek)+len(r.globs)+len(r.queries) == 0
 }
 
 func (r *requests) merge(o *requests) {
-	for _, pair := range [][2]map[string]bool{{r.lstat, o.lstat}, {r.stat, o.stat}, {r.list, o.list}, {r.read, o.read}, {r.peek, o.peek}} {
+	for _, pair := range [][2]map[string]bool{{r.lstat, o.lstat}, {r.stat, o.stat}, {r.list, o.list}, {r.read, o.read}, {r.peek, o.peek}, {r.globs, o.globs}} {
 		for k := range pair[1] {
 			pair[0][k] = true
 		}
@@ -245,12 +250,20 @@ func (s *System) Query(ctx context.Context, argv []string) (*ops.ExecResult, err
 	return reader{s: s}.query(ctx, argv)
 }
 
+// Hint implements ops.Hinter: the matches of patterns, the directories
+// leading to them and their content are fetched in one round trip (in
+// the batch of a Prefetch when it is learning), unless already known.
+func (s *System) Hint(patterns ...string) { reader{s: s}.hint(patterns) }
+
 // reader answers reads from the facts, fetching what is missing; or, when
 // guess is set (speculating), records what is missing and answers with a
 // guess.
 type reader struct {
 	s     *System
 	guess guess
+	// dirs, for guessShape, are the paths known or asked for that lead to
+	// other paths asked for.
+	dirs map[string]bool
 }
 
 // guess is how a speculative pass answers what is not known yet. Each
@@ -262,6 +275,10 @@ const (
 	guessAbsent       // nothing exists, queries succeed with no output
 	guessFile         // everything is an empty file, queries fail
 	guessDir          // everything is an empty directory
+	// guessShape: what the earlier guesses went through to reach other
+	// paths is a directory, anything else a file; whatever is read is an
+	// empty file, whatever is listed an empty directory.
+	guessShape
 )
 
 // errGuessed is returned inside reader when a fact is unknown while
@@ -275,7 +292,7 @@ func (r reader) lstat(p string) (*ops.FileInfo, error) {
 	var fi *ops.FileInfo
 	err := r.need(context.Background(), func(q *requests) { q.lstat[p] = true; q.peek[p] = true }, func(f *facts) bool {
 		var ok bool
-		fi, ok = f.lstat[p]
+		fi, ok = lstatKnown(f, p)
 		return ok
 	})
 	if err == errGuessed {
@@ -287,13 +304,25 @@ func (r reader) lstat(p string) (*ops.FileInfo, error) {
 	return answerStat("lstat", p, fi)
 }
 
+// lstatKnown is what is known of p itself: from an lstat, or from the
+// listing of its directory, which holds every entry there is.
+func lstatKnown(f *facts, p string) (*ops.FileInfo, bool) {
+	if fi, ok := f.lstat[p]; ok {
+		return fi, true
+	}
+	if _, listed := f.list[path.Dir(p)]; listed && p != "/" {
+		return nil, true // entries listed are in f.lstat
+	}
+	return nil, false
+}
+
 // statKnown is what is known of p with links followed: from a stat, or
 // from an lstat of something that is not a link.
 func statKnown(f *facts, p string) (*ops.FileInfo, bool) {
 	if fi, ok := f.stat[p]; ok {
 		return fi, true
 	}
-	if fi, ok := f.lstat[p]; ok && (fi == nil || !fi.IsSymlink()) {
+	if fi, ok := lstatKnown(f, p); ok && (fi == nil || !fi.IsSymlink()) {
 		return fi, true
 	}
 	return nil, false
@@ -335,7 +364,8 @@ func (r reader) readFile(p string) ([]byte, error) {
 		return have || fi == nil || !fi.IsRegular()
 	})
 	if err == errGuessed {
-		if r.guess == guessAbsent || r.guess == guessDir {
+		// Guess only what is unknown: a file known to exist reads empty.
+		if fi == nil && (r.guess == guessAbsent || r.guess == guessDir) {
 			return nil, &fs.PathError{Op: "read", Path: p, Err: fs.ErrNotExist}
 		}
 		return nil, nil
@@ -371,7 +401,8 @@ func (r reader) readDir(p string) ([]*ops.FileInfo, error) {
 		return have || fi == nil || !fi.IsDir()
 	})
 	if err == errGuessed {
-		if r.guess == guessAbsent {
+		// Guess only what is unknown: a directory known to exist is empty.
+		if fi == nil && r.guess == guessAbsent {
 			return nil, &fs.PathError{Op: "readdir", Path: p, Err: fs.ErrNotExist}
 		}
 		return nil, nil
@@ -414,8 +445,51 @@ func (r reader) query(ctx context.Context, argv []string) (*ops.ExecResult, erro
 	return &c, nil
 }
 
+func (r reader) hint(patterns []string) {
+	for _, p := range patterns {
+		if checkPattern(p) != nil {
+			continue // a hint is only a hint
+		}
+		// An error here (a lost connection) is met again by the reads.
+		_ = r.need(context.Background(), func(q *requests) {
+			q.globs[p] = true
+			q.lstat[literalPrefix(p)] = true
+		}, func(f *facts) bool { return f.globs[p] })
+	}
+}
+
+// literalPrefix is the part of a pattern before its first wildcard, up
+// to the last slash before it.
+func literalPrefix(pattern string) string {
+	i := strings.IndexAny(pattern, "*?")
+	if i < 0 {
+		return pattern
+	}
+	return path.Dir(pattern[:i+1])
+}
+
+// checkPattern accepts what Hint may be given: an absolute clean path
+// whose elements may hold * and ?, the shell's wildcards that need no
+// quoting rules of their own.
+func checkPattern(p string) error {
+	if err := ops.CheckPath(p); err != nil {
+		return err
+	}
+	if strings.ContainsAny(p, "[\\\x00") {
+		return fmt.Errorf("pattern %q: only * and ? are wildcards here", p)
+	}
+	return nil
+}
+
 func (r reader) guessInfo(op, p string) (*ops.FileInfo, error) {
-	switch r.guess {
+	g := r.guess
+	if g == guessShape {
+		g = guessFile
+		if r.dirs[p] {
+			g = guessDir
+		}
+	}
+	switch g {
 	case guessFile:
 		return &ops.FileInfo{Name: path.Base(p), Mode: 0o644}, nil
 	case guessDir:
@@ -481,9 +555,13 @@ func (s *System) fetchLocked(ctx context.Context, r *requests) error {
 		return fmt.Errorf("%s: reading facts: %w", s.name, err)
 	}
 	// What was asked and not answered does not exist (or is not of the
-	// kind asked: a listing of a file, the content of a directory).
+	// kind asked: a listing of a file, the content of a directory). What
+	// a glob matched is known too.
 	for p := range r.lstat {
-		s.known.lstat[p] = got.lstat[p]
+		s.known.lstat[p] = nil
+	}
+	for p, fi := range got.lstat {
+		s.known.lstat[p] = fi
 	}
 	for p := range r.stat {
 		fi := got.stat[p]
@@ -509,10 +587,17 @@ func (s *System) fetchLocked(ctx context.Context, r *requests) error {
 			s.known.list[p] = sortedList(got.list[p])
 		}
 	}
-	for p, c := range got.content {
-		if r.read[p] || r.peek[p] {
-			s.known.content[p] = c
+	// A glob's listings are whole listings of directories it went through.
+	for dir, list := range got.list {
+		if _, ok := s.known.list[dir]; !ok && !r.list[dir] && !r.peek[dir] {
+			s.known.list[dir] = sortedList(list)
 		}
+	}
+	for p, c := range got.content {
+		s.known.content[p] = c
+	}
+	for p := range r.globs {
+		s.known.globs[p] = true
 	}
 	// Queries are answered by their place in the batch (a key holds NULs,
 	// which a shell cannot).
@@ -564,6 +649,14 @@ func parseFacts(fields []string, f *facts) error {
 			}
 			f.list[fields[0]] = append(f.list[fields[0]], fi)
 			fields = fields[9:]
+		case "L": // a directory listed, perhaps empty
+			if len(fields) < 1 {
+				return errors.New("short listing mark")
+			}
+			if _, ok := f.list[fields[0]]; !ok {
+				f.list[fields[0]] = []*ops.FileInfo{}
+			}
+			fields = fields[1:]
 		case "A":
 			if len(fields) < 1 {
 				return errors.New("short archive")
@@ -727,6 +820,7 @@ func (s *System) forget(c *ops.Change) {
 	// keeping only the content of files still known to be regular files.
 	clear(k.stat)
 	clear(k.queries)
+	clear(k.globs)
 	for q := range k.content {
 		if fi := k.lstat[q]; fi == nil || !fi.IsRegular() {
 			delete(k.content, q)
@@ -755,12 +849,13 @@ func (s *System) Run(ctx context.Context, e *ops.Exec) (*ops.ExecResult, error) 
 // Prefetch learns what a run will read and fetches it in as few round
 // trips as it can: pass plans the whole run against a view of the host
 // that answers what is known and guesses the rest, recording it. The
-// first round plans three times with different guesses (nothing exists;
-// everything is a file; everything is a directory), so that one batch
-// holds most of what any branch of the ops reads; later rounds fetch what
-// the real answers led to. The real run then reads from what was fetched.
+// first round plans four times with different guesses (nothing exists;
+// everything is a file; everything is a directory; names with a dot are
+// files, others directories), so that one batch holds most of what any
+// branch of the ops reads; later rounds fetch what the real answers led
+// to. The real run then reads from what was fetched.
 func (s *System) Prefetch(ctx context.Context, pass func(view ops.System) error) error {
-	guesses := []guess{guessAbsent, guessFile, guessDir}
+	guesses := []guess{guessAbsent, guessFile, guessDir, guessShape}
 	for round := 0; round < maxRounds; round++ {
 		miss := newRequests()
 		s.mu.Lock()
@@ -770,11 +865,16 @@ func (s *System) Prefetch(ctx context.Context, pass func(view ops.System) error)
 		s.missing = &miss
 		s.mu.Unlock()
 		for _, g := range guesses {
-			if err := pass(speculation{reader{s: s, guess: g}}); err != nil {
+			r := reader{s: s, guess: g}
+			if g == guessShape {
+				s.mu.Lock()
+				r.dirs = s.leadingDirs(&miss)
+				s.mu.Unlock()
+			}
+			if err := pass(speculation{r}); err != nil {
 				return err
 			}
 		}
-		guesses = guesses[:1]
 		s.mu.Lock()
 		s.missing = nil
 		if miss.empty() {
@@ -791,6 +891,31 @@ func (s *System) Prefetch(ctx context.Context, pass func(view ops.System) error)
 	return nil
 }
 
+// leadingDirs are the directories above the paths known or in miss.
+func (s *System) leadingDirs(miss *requests) map[string]bool {
+	dirs := map[string]bool{}
+	add := func(p string) {
+		for d := path.Dir(p); !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+			if d == "/" {
+				break
+			}
+		}
+	}
+	for _, m := range []map[string]bool{miss.lstat, miss.stat, miss.read, miss.list, miss.peek} {
+		for p := range m {
+			add(p)
+		}
+	}
+	for p := range s.known.lstat {
+		add(p)
+	}
+	for p := range s.known.stat {
+		add(p)
+	}
+	return dirs
+}
+
 // maxRounds bounds the batches of a Prefetch; what is still missing then
 // is fetched when read.
 const maxRounds = 6
@@ -805,6 +930,7 @@ func (v speculation) ReadDir(p string) ([]*ops.FileInfo, error) { return v.r.rea
 func (v speculation) Query(ctx context.Context, argv []string) (*ops.ExecResult, error) {
 	return v.r.query(ctx, argv)
 }
+func (v speculation) Hint(patterns ...string) { v.r.hint(patterns) }
 
 func (speculation) Apply(context.Context, *ops.Change) error {
 	return errors.New("speculating: no changes")

@@ -4,6 +4,9 @@ package ssh
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -152,5 +155,93 @@ func TestQueries(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestHint: a hinted pattern brings the directories leading to its
+// matches, their listings and contents in the batch of the first round,
+// whatever the names hold; the walk an op then makes costs nothing more.
+func TestHint(t *testing.T) {
+	s := newTestHost(t).open(t, "root", SystemOptions{Trace: t.Logf})
+	ctx := context.Background()
+	venv := "/opt/a b'c*"
+	site := venv + "/lib/python3.11/site-packages"
+	if _, err := s.Run(ctx, &ops.Exec{Argv: []string{"sh", "-e", "-c", `
+mkdir -p "$1/x-1.dist-info" "$1/y_2.dist-info" "$1/old.egg-info"
+printf 'Name: x\nVersion: 1\n' > "$1/x-1.dist-info/METADATA"
+printf 'Name: y\nVersion: 2\n' > "$1/y_2.dist-info/METADATA"
+printf 'Name: old\nVersion: 0.1\n' > "$1/old.egg-info/PKG-INFO"
+mkdir -p "$2/lib/python3.9"`, "sh", site, "/opt/other"}}); err != nil {
+		t.Fatal(err)
+	}
+	// walk reads as pip.venv does: list lib, then site-packages, then
+	// each METADATA or PKG-INFO.
+	walk := func(view ops.System, venv string) (map[string]string, error) {
+		got := map[string]string{}
+		libs, err := view.ReadDir(venv + "/lib")
+		if err != nil {
+			return nil, err
+		}
+		for _, lib := range libs {
+			site := venv + "/lib/" + lib.Name + "/site-packages"
+			entries, err := view.ReadDir(site)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range entries {
+				meta := site + "/" + e.Name + "/METADATA"
+				if strings.HasSuffix(e.Name, ".egg-info") {
+					meta = site + "/" + e.Name + "/PKG-INFO"
+				}
+				b, err := view.ReadFile(meta)
+				if err != nil {
+					return nil, err
+				}
+				got[e.Name] = string(b)
+			}
+		}
+		return got, nil
+	}
+	hints := func(venv string) []string {
+		site := venv + "/lib/python3*/site-packages"
+		return []string{site + "/*.dist-info/METADATA", site + "/*.egg-info/PKG-INFO"}
+	}
+	before := s.RoundTrips()
+	err := s.Prefetch(ctx, func(view ops.System) error {
+		for _, v := range []string{venv, "/opt/other", "/opt/none"} {
+			view.(ops.Hinter).Hint(hints(v)...)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.RoundTrips() - before; n != 1 {
+		t.Errorf("Prefetch with hints took %d round trips, want 1", n)
+	}
+	before = s.RoundTrips()
+	got, err := walk(s, venv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"x-1.dist-info": "Name: x\nVersion: 1\n",
+		"y_2.dist-info": "Name: y\nVersion: 2\n",
+		"old.egg-info":  "Name: old\nVersion: 0.1\n",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("walk = %q, want %q", got, want)
+	}
+	if other, err := walk(s, "/opt/other"); err != nil || len(other) != 0 {
+		t.Errorf("walk /opt/other = %q, %v; want nothing", other, err)
+	}
+	if _, err := walk(s, "/opt/none"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("walk /opt/none: %v, want not exist", err)
+	}
+	if n := s.RoundTrips() - before; n != 0 {
+		t.Errorf("reads after the hints cost %d round trips, want 0", n)
 	}
 }
