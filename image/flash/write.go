@@ -126,6 +126,7 @@ func (w *writer) run(ctx context.Context, body []Range, beforeVerify func() erro
 		if err := w.write(z, w.buf[:z.Len]); err != nil {
 			return &w.res, err
 		}
+		w.progress.add(z.Len)
 	}
 	w.done = w.done[1:] // the head is verified after it is written for real
 	if err := w.sync(); err != nil {
@@ -228,6 +229,7 @@ func (w *writer) writeBody(ctx context.Context, body []Range) error {
 		if err := w.write(f.r, f.buf[:f.r.Len]); err != nil {
 			return err
 		}
+		w.progress.add(f.r.Len)
 		free <- f.buf
 	}
 	return nil
@@ -261,7 +263,6 @@ func (w *writer) write(r Range, buf []byte) error {
 	}
 	w.res.Written += r.Len
 	w.done = append(w.done, written{r, sha256.Sum256(buf)})
-	w.progress.add(r.Len)
 	return nil
 }
 
