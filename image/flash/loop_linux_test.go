@@ -387,10 +387,15 @@ func TestInspectAndCheck(t *testing.T) {
 		if want := fmt.Sprintf("%s: %s is mounted on %s: unmount it first", loop, loop, dir); err == nil || err.Error() != want {
 			t.Errorf("Check with force = %v, want %q", err, want)
 		}
-		// Write itself refuses, through O_EXCL.
 		src := bytes.NewReader(make([]byte, MiB))
-		if _, err := Write(context.Background(), dev, src, MiB, []Range{{0, MiB}}, Options{}); err == nil || !strings.Contains(err.Error(), "device busy") {
-			t.Errorf("Write to a mounted device = %v, want device busy", err)
+		if _, err := Write(context.Background(), dev, src, MiB, []Range{{0, MiB}}, Options{}); err == nil || !strings.Contains(err.Error(), "unmount it first") {
+			t.Errorf("Write to a mounted device = %v, want a refusal", err)
+		}
+		// Mounted after Inspect: the exclusive open refuses.
+		late := *dev
+		late.Mounts = nil
+		if _, err := Write(context.Background(), &late, src, MiB, []Range{{0, MiB}}, Options{}); err == nil || !strings.Contains(err.Error(), "device busy") {
+			t.Errorf("Write to a device mounted after Inspect = %v, want device busy", err)
 		}
 		if hashFile(t, loop) != before {
 			t.Errorf("%s changed after a refusal", loop)

@@ -58,14 +58,17 @@ type target interface {
 // Write writes the image src of size bytes onto dev: its first 4 KiB and
 // the given ranges, nothing else, and verifies what it wrote by reading it
 // back. See the package documentation for the order of the steps; until
-// Write returns without error the device has no partition table. Call
-// dev.Check first: Write only refuses a device smaller than the image.
+// Write returns without error the device has no partition table.
+//
+// Write refuses what Check always refuses (a device that is mounted, holds
+// the running system or is too small), but not a fixed disk: call
+// dev.Check with the user's force first.
 func Write(ctx context.Context, dev *Device, src io.ReaderAt, size int64, ranges []Range, opts Options) (*Result, error) {
 	if size < headSize {
 		return nil, fmt.Errorf("writing to %s: the image (%d bytes) is smaller than its %d-byte partition table block", dev.Path, size, headSize)
 	}
-	if dev.Size < size {
-		return nil, fmt.Errorf("%s (%s) is smaller than the image (%s)", dev.Path, HumanSize(dev.Size), HumanSize(size))
+	if err := dev.Check(size, true); err != nil {
+		return nil, err
 	}
 	body, err := plan(ranges, size, dev.Size)
 	if err != nil {
