@@ -29,10 +29,20 @@
 // multiple of 4096, the last block is padded with what the device already
 // holds there, so nothing beyond the image changes.
 //
+// Write refuses what Check always refuses; on Linux the exclusive open
+// also refuses a device mounted after it was inspected ("device busy").
+// On Windows, which mounts every volume it can read, a card's volumes are
+// not counted as mounted: Write locks and dismounts them, and fails when a
+// program has files open on one.
+//
 // Limits: Linux is the supported, tested platform (the tests run as root on
 // loop devices: only the ranges change, a corrupted read-back is caught,
-// refusals leave the device byte-identical, a cancel leaves the first
-// 4 KiB zero). The macOS (diskutil, /dev/rdiskN) and Windows
+// refusals leave the device byte-identical, a cancel leaves the first 4 KiB
+// zero, an active swap and the disk holding / are refused). Not tested: the
+// buffered fallback when O_DIRECT is refused, and holders (device-mapper,
+// LVM, md), for want of device-mapper in the test VM's kernel. Mounts in
+// other mount namespaces are not seen by Inspect, but the exclusive open
+// still refuses them. The macOS (diskutil, /dev/rdiskN) and Windows
 // (\\.\PhysicalDriveN) code is compiled, not run, and is written from the
 // documented APIs. Filesystem labels and types of partitions are probed
 // cheaply (ext2/3/4, FAT, swap signatures) and may be empty. Write does not

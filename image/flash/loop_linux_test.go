@@ -402,6 +402,24 @@ func TestInspectAndCheck(t *testing.T) {
 		}
 	})
 
+	t.Run("active swap", func(t *testing.T) {
+		devFile := filepath.Join(t.TempDir(), "card")
+		if err := os.WriteFile(devFile, make([]byte, 16*MiB), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		loop := loopDevice(t, devFile, false)
+		run(t, "mkswap", "-q", loop)
+		run(t, "swapon", loop)
+		t.Cleanup(func() { run(t, "swapoff", loop) })
+		dev := inspect(t, loop)
+		if dev.System == "" || len(dev.Mounts) != 1 || dev.Mounts[0] != loop+" on [SWAP]" {
+			t.Errorf("Inspect(%s) = System %q, Mounts %q, want a System reason and [%q]", loop, dev.System, dev.Mounts, loop+" on [SWAP]")
+		}
+		if err := dev.Check(MiB, true); err == nil || !strings.Contains(err.Error(), "swap") {
+			t.Errorf("Check(%s) = %v, want a refusal naming the swap", loop, err)
+		}
+	})
+
 	t.Run("running system", func(t *testing.T) {
 		disk := rootDisk(t)
 		dev := inspect(t, disk)
