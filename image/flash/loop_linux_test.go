@@ -327,6 +327,15 @@ func TestWriteCancel(t *testing.T) {
 	}
 	t.Logf("%v (Written %d)", err, res.Written)
 	assertNoHead(t, devFile)
+
+	// Cancelled before it starts: nothing is touched.
+	before := hashFile(t, devFile)
+	if _, err := Write(ctx, inspect(t, loop), src, 96*MiB, []Range{{0, 96 * MiB}}, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Write with a cancelled context = %v, want context.Canceled", err)
+	}
+	if hashFile(t, devFile) != before {
+		t.Errorf("Write with a cancelled context changed %s", loop)
+	}
 }
 
 func TestInspectAndCheck(t *testing.T) {

@@ -70,6 +70,9 @@ func Write(ctx context.Context, dev *Device, src io.ReaderAt, size int64, ranges
 	if err := dev.Check(size, true); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("writing to %s: not started: %w", dev.Path, err)
+	}
 	body, err := plan(ranges, size, dev.Size)
 	if err != nil {
 		return nil, fmt.Errorf("writing to %s: %w", dev.Path, err)
