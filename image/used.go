@@ -72,14 +72,15 @@ func (im *Image) UsedRanges() ([]Range, error) {
 		ranges = append(ranges, Range{im.layout.Root.Offset + r.Off, r.Len})
 	}
 
-	// The rest of the file, between and around the two partitions.
+	// The rest of the file, around the two partitions (the layout puts
+	// the root after the boot partition).
 	parts := []Range{
 		{im.layout.Boot.Offset, im.layout.Boot.Size},
 		{im.layout.Root.Offset, im.layout.Root.Size},
+		{size, 0},
 	}
-	slices.SortFunc(parts, func(a, b Range) int { return cmp.Compare(a.Off, b.Off) })
 	var start int64
-	for _, p := range append(parts, Range{size, 0}) {
+	for _, p := range parts {
 		if p.Off > start {
 			data, err := dataRanges(im.file, start, min(p.Off, size))
 			if err != nil {
