@@ -12,7 +12,7 @@ DEMO    := demo
 # qemu-user-static to run the ARM first-boot agents on ARM CPUs.
 APT_PACKAGES := e2fsprogs dosfstools mtools fdisk xz-utils openssh-server \
 	debootstrap systemd-container git python3 python3-venv locales passwd iproute2 \
-	qemu-system-x86 qemu-user-static
+	qemu-system-x86 qemu-user-static bmap-tools
 
 # What `make bench` adds: Ansible, timed against pibake by BenchmarkNoopSSH.
 BENCH_APT_PACKAGES := ansible
