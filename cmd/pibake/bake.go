@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pibake/pibake/image"
 	"github.com/pibake/pibake/image/bake"
+	"github.com/pibake/pibake/image/bmap"
+	"github.com/pibake/pibake/image/flash"
 	"github.com/pibake/pibake/image/firstboot"
 	"github.com/pibake/pibake/recipes"
 )
@@ -26,9 +31,11 @@ func newBake(io *streams) *cobra.Command {
 		noCache  bool
 		asJSON   bool
 		showOK   bool
+		bmapFile string
+		card     flashFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "bake RECIPE --from BASE.img[.xz] --out OUT.img",
+		Use:   "bake RECIPE --from BASE.img[.xz] (--out OUT.img | --device DEVICE)",
 		Short: "Make a customised Raspberry Pi OS image from a recipe, offline",
 		Long: `bake copies the base image (never modifying it), applies RECIPE to the copy
 offline — files, users, keys, hostname, Wi-Fi, firmware settings — and puts
@@ -42,9 +49,15 @@ directory, pibake/bases, for the next bakes from it; the two most recently
 used are kept. --no-cache keeps none.
 
 Secrets the first boot needs are stored in the image (mode 0600, root) and
-removed once the recipe is in state; the bake says which.`,
+removed once the recipe is in state; the bake says which.
+
+--device writes the baked image straight to a card, as flash does (with
+or without --out): the device is checked, and confirmed, before the bake.
+--bmap also writes a block map of OUT for bmaptool.`,
 		Example: `  pibake bake robot.star --from raspios-bookworm-arm64-lite.img.xz --out robot.img
-  pibake bake robot.star --from base.img --out robot.img.xz --compress xz --secrets robot.env`,
+  pibake bake robot.star --from base.img --out robot.img.xz --compress xz --secrets robot.env
+  pibake bake robot.star --from raspios-bookworm-arm64-lite.img.xz --device /dev/sdb
+  pibake bake robot.star --from base.img --out robot.img --bmap robot.bmap`,
 		Args: cobra.ExactArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -55,6 +68,27 @@ removed once the recipe is in state; the bake says which.`,
 			compress = "xz"
 		case compress == "none" && strings.HasSuffix(out, ".xz"):
 			return fmt.Errorf("--out %s names an .xz file, but --compress is none", out)
+		case out == "" && card.device == "":
+			return errors.New("no --out or --device given: bake writes an image file, a card, or both")
+		case bmapFile != "" && out == "":
+			return errors.New("--bmap describes the --out image: give --out too")
+		}
+		var dev *flash.Device
+		if card.device != "" {
+			var err error
+			if dev, err = flash.Inspect(card.device); err != nil {
+				return err
+			}
+			// All but the size is checked before the bake; the size after.
+			if err := dev.Check(0, card.force); err != nil {
+				return err
+			}
+			if !card.yes {
+				if err := confirm(io, dev, fmt.Sprintf("Bake %s and write it to %s? Everything on it will be lost.", args[0], dev.Path)); err != nil {
+					return err
+				}
+				card.yes = true
+			}
 		}
 		recipe, err := flags.load(args[0])
 		if err != nil {
@@ -88,6 +122,27 @@ removed once the recipe is in state; the bake says which.`,
 				fmt.Fprintf(io.stderr, "pibake: "+format+"\n", args...)
 			},
 		}
+		if dev != nil || bmapFile != "" {
+			if cache != "" {
+				opts.Scratch = filepath.Dir(cache)
+				os.MkdirAll(opts.Scratch, 0o755)
+			}
+			opts.Finished = func(ctx context.Context, im *image.Image) error {
+				if bmapFile != "" {
+					if err := writeBmap(bmapFile, im, out); err != nil {
+						return err
+					}
+				}
+				if dev == nil {
+					return nil
+				}
+				name := out
+				if name == "" {
+					name = "the baked image"
+				}
+				return flashImage(ctx, io, im, name, dev, card, prog, asJSON)
+			}
+		}
 		if agent != "" {
 			opts.Agent = func(firstboot.Arch) ([]byte, error) {
 				b, err := os.ReadFile(agent)
@@ -108,7 +163,9 @@ removed once the recipe is in state; the bake says which.`,
 			return enc.Encode(bakeEvent{Type: "bake", Out: out, Size: res.Size, FirstBoot: res.FirstBoot,
 				Arch: string(res.Arch), KeptSecrets: res.KeptSecrets, Reboot: res.Summary.Reboot})
 		}
-		fmt.Fprintf(io.stderr, "pibake: baked %s (%s)\n", out, bytesString(res.Size))
+		if out != "" {
+			fmt.Fprintf(io.stderr, "pibake: baked %s (%s)\n", out, bytesString(res.Size))
+		}
 		return nil
 	}
 	flags.register(cmd)
@@ -120,8 +177,9 @@ removed once the recipe is in state; the bake says which.`,
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "do not keep a decompressed copy of an .xz base for the next bake")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line (steps, progress, result) instead of text")
 	cmd.Flags().BoolVar(&showOK, "show-ok", false, "also list operations already in state")
+	cmd.Flags().StringVar(&bmapFile, "bmap", "", "also write a block map of the image to `FILE` (for bmaptool copy)")
+	card.register(cmd)
 	cmd.MarkFlagRequired("from")
-	cmd.MarkFlagRequired("out")
 	return cmd
 }
 
@@ -152,4 +210,32 @@ func bytesString(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// writeBmap writes the block map of im to file, atomically: bmaptool
+// checks the image it is given (named imageName) against it.
+func writeBmap(file string, im *image.Image, imageName string) error {
+	used, err := im.UsedRanges()
+	if err != nil {
+		return fmt.Errorf("--bmap: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".pibake-*")
+	if err != nil {
+		return fmt.Errorf("--bmap: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	err = bmap.Write(tmp, im, im.Size(), used, filepath.Base(imageName))
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", file, err)
+	}
+	return nil
 }

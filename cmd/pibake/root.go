@@ -71,7 +71,7 @@ Exit codes: 0 success (plan: in state), 1 error, 2 (plan) changes pending.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCheck(io), newPlan(io, false), newPlan(io, true), newBake(io), newImage(io), newVersion(io), newFirstboot(io))
+	root.AddCommand(newCheck(io), newPlan(io, false), newPlan(io, true), newBake(io), newFlash(io), newImage(io), newVersion(io), newFirstboot(io))
 	return root
 }
 

@@ -56,6 +56,14 @@ type Options struct {
 	Progress func(phase Phase, done, total int64)
 	// Logf tells a human what the bake is doing; nil says nothing.
 	Logf func(format string, args ...any)
+	// Finished, when set, is given the finished image (uncompressed, open
+	// for reading) before Out is named: to write a block map, or a card.
+	// An error fails the bake, and no Out appears. With Finished, Out may
+	// be "": the image is then made in an anonymous file in Scratch (or
+	// os.TempDir) that disappears when the bake ends.
+	Finished func(ctx context.Context, im *image.Image) error
+	// Scratch is the directory of that anonymous image; "" is os.TempDir.
+	Scratch string
 }
 
 // Phase names a long part of a bake, for progress.
@@ -96,7 +104,7 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Agent == nil {
 		opts.Agent = firstboot.Agent
 	}
-	if err := checkPaths(opts.From, opts.Out); err != nil {
+	if err := checkPaths(opts.From, opts.Out, opts.Finished != nil); err != nil {
 		return nil, err
 	}
 	steps, redact, err := opts.Recipe.Resolve(opts.Secrets)
@@ -131,6 +139,14 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Size = size
+	if opts.Finished != nil {
+		if err := finished(ctx, work, opts); err != nil {
+			return nil, err
+		}
+		if opts.Out == "" {
+			return res, nil
+		}
+	}
 
 	if opts.Compress {
 		out, err := create(opts.Out)
@@ -154,9 +170,35 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// finished gives opts.Finished the image in work, read-only.
+func finished(ctx context.Context, work *output, opts Options) error {
+	f, err := work.reopen()
+	if err != nil {
+		return err
+	}
+	im, err := image.OpenFile(opts.From, f, image.Options{ReadOnly: true})
+	if err != nil {
+		f.Close()
+		return err
+	}
+	err = opts.Finished(ctx, im)
+	if cerr := im.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // workName is where the image is edited: the output itself, or, when the
-// output is compressed, a scratch file beside it.
+// output is compressed, a scratch file beside it; with no output, an
+// anonymous file in the scratch directory.
 func workName(opts Options) string {
+	if opts.Out == "" {
+		dir := opts.Scratch
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		return filepath.Join(dir, "pibake.img")
+	}
 	if opts.Compress {
 		return strings.TrimSuffix(opts.Out, ".xz")
 	}
@@ -164,7 +206,7 @@ func workName(opts Options) string {
 }
 
 // checkPaths refuses what would lose data before any work is done.
-func checkPaths(from, out string) error {
+func checkPaths(from, out string, finished bool) error {
 	fromInfo, err := os.Stat(from)
 	if err != nil {
 		return fmt.Errorf("base image: %w", err)
@@ -173,6 +215,9 @@ func checkPaths(from, out string) error {
 		return fmt.Errorf("base image %s is not a regular file", from)
 	}
 	if out == "" {
+		if finished {
+			return nil
+		}
 		return errors.New("no output file given")
 	}
 	if outInfo, err := os.Stat(out); err == nil {

@@ -7,31 +7,31 @@ import (
 
 // Device describes a block device as found on this system.
 type Device struct {
-	Path         string // as given: /dev/sdb, /dev/mmcblk0, /dev/loop3; /dev/disk4 on macOS; \\.\PhysicalDrive2 on Windows
-	RawPath      string // what Write opens: /dev/rdiskN on macOS, else Path
-	Model        string // vendor and model as the system reports them; a loop device's backing file; "" if unknown
-	Size         int64  // bytes
-	LogicalBlock int    // logical sector size in bytes
+	Path         string `json:"path,omitempty"`          // as given: /dev/sdb, /dev/mmcblk0, /dev/loop3; /dev/disk4 on macOS; \\.\PhysicalDrive2 on Windows
+	RawPath      string `json:"raw_path,omitempty"`      // what Write opens: /dev/rdiskN on macOS, else Path
+	Model        string `json:"model,omitempty"`         // vendor and model as the system reports them; a loop device's backing file; "" if unknown
+	Size         int64  `json:"size,omitempty"`          // bytes
+	LogicalBlock int    `json:"logical_block,omitempty"` // logical sector size in bytes
 	// Removable is true for removable media and for disks on a USB, SD or
 	// MMC bus. Loop devices are not removable.
-	Removable  bool
-	Partitions []Partition
+	Removable  bool        `json:"removable,omitempty"`
+	Partitions []Partition `json:"partitions,omitempty"`
 	// Mounts lists what uses the disk or one of its partitions, each as
 	// "PATH on MOUNTPOINT": mounted filesystems, active swap ("on [SWAP]")
 	// and holders such as device-mapper, LVM or md ("on dm-0").
-	Mounts []string
+	Mounts []string `json:"mounts,omitempty"`
 	// System is a non-empty reason when the disk holds the running system
 	// (/, /boot, /usr or an active swap), e.g. "holds / (the running system)".
-	System string
+	System string `json:"system,omitempty"`
 }
 
 // Partition is one partition of a Device.
 type Partition struct {
-	Path        string
-	Size        int64
-	Label       string // filesystem label, "" if unknown
-	FSType      string // "ext4", "vfat", "swap"...; "" if unknown
-	Mountpoints []string
+	Path        string   `json:"path,omitempty"`
+	Size        int64    `json:"size,omitempty"`
+	Label       string   `json:"label,omitempty"`    // filesystem label, "" if unknown
+	FSType      string   `json:"f_s_type,omitempty"` // "ext4", "vfat", "swap"...; "" if unknown
+	Mountpoints []string `json:"mountpoints,omitempty"`
 }
 
 // Check refuses a device Write must not write imageSize bytes onto, with an
