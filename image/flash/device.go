@@ -29,8 +29,8 @@ type Device struct {
 type Partition struct {
 	Path        string   `json:"path,omitempty"`
 	Size        int64    `json:"size,omitempty"`
-	Label       string   `json:"label,omitempty"`    // filesystem label, "" if unknown
-	FSType      string   `json:"f_s_type,omitempty"` // "ext4", "vfat", "swap"...; "" if unknown
+	Label       string   `json:"label,omitempty"`  // filesystem label, "" if unknown
+	FSType      string   `json:"fstype,omitempty"` // "ext4", "vfat", "swap"...; "" if unknown
 	Mountpoints []string `json:"mountpoints,omitempty"`
 }
 
