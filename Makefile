@@ -113,6 +113,9 @@ demo: build
 # plan over ssh at 0 and 25 ms RTT next to `ssh true` and Ansible's no-op
 # run of the same recipe (x-ansible: the ratio); Ansible takes 10-17 s a
 # run, so it runs a fixed, small number of times (about 2 minutes in all).
+# BenchmarkFlash writes that image to a loop device with pibake flash,
+# bmaptool copy (with its bmap) and dd, reporting each one's time and the
+# bytes the kernel counted written (x-bmaptool, x-dd: ratios to pibake).
 BENCH_NOOP_SSH_TIMES ?= 3x
 
 bench: bench-deps
