@@ -15,8 +15,8 @@ import (
 	"github.com/pibake/pibake/image"
 	"github.com/pibake/pibake/image/bake"
 	"github.com/pibake/pibake/image/bmap"
-	"github.com/pibake/pibake/image/flash"
 	"github.com/pibake/pibake/image/firstboot"
+	"github.com/pibake/pibake/image/flash"
 	"github.com/pibake/pibake/recipes"
 )
 

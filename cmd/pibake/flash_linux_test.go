@@ -154,4 +154,3 @@ func TestFlash(t *testing.T) {
 		judge(t, dest)
 	})
 }
-
