@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -25,28 +24,7 @@ func loopDevice(t *testing.T, size int64) (dev, file string) {
 	if err := os.WriteFile(file, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("losetup", "--find", "--show", file).CombinedOutput()
-	if err != nil {
-		t.Fatalf("losetup: %v\n%s", err, out)
-	}
-	dev = strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
-	return dev, file
-}
-
-// bytesWritten is the kernel's count of bytes written to dev.
-func bytesWritten(t *testing.T, dev string) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/sys/block/" + filepath.Base(dev) + "/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(string(b))
-	n, err := strconv.ParseInt(f[6], 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n * 512
+	return imagetest.Loop(t, file, false), file
 }
 
 // TestFlash bakes the robot recipe, flashes it onto a loop device full of
@@ -108,7 +86,7 @@ func TestFlash(t *testing.T) {
 
 	t.Run("flash", func(t *testing.T) {
 		dev, card := loopDevice(t, size+8<<20)
-		before := bytesWritten(t, dev)
+		before := imagetest.BytesWritten(t, dev)
 		code, log := pibake(t, "flash", out, "--device", dev, "--force", "--yes", "--json")
 		if code != 0 {
 			t.Fatalf("flash: exit %d\n%s", code, log)
@@ -121,7 +99,7 @@ func TestFlash(t *testing.T) {
 				}
 			}
 		}
-		written := bytesWritten(t, dev) - before
+		written := imagetest.BytesWritten(t, dev) - before
 		t.Logf("image %d bytes, %d in use; written %d (kernel: %d), %.0f%% of the image", ev.Size, ev.Used, ev.Written, written, 100*float64(written)/float64(size))
 		if ev.Written == 0 || written > ev.Written+1<<20 || written < ev.Used {
 			t.Errorf("the kernel counted %d bytes written; flash said %d, with %d in use", written, ev.Written, ev.Used)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,13 +80,13 @@ func BenchmarkFlash(b *testing.B) {
 	for b.Loop() {
 		for i, tool := range tools {
 			dev := benchDevice(b, dir, size+16<<20)
-			before := kernelWritten(b, dev)
+			before := imagetest.BytesWritten(b, dev)
 			start := time.Now()
 			if err := tool.run(dev); err != nil {
 				b.Fatalf("%s: %v", tool.name, err)
 			}
 			times[i] += time.Since(start)
-			written[i] += kernelWritten(b, dev) - before
+			written[i] += imagetest.BytesWritten(b, dev) - before
 			detach(dev)
 		}
 	}
@@ -151,24 +150,11 @@ func benchDevice(b *testing.B, dir string, size int64) string {
 	if err != nil {
 		b.Fatalf("losetup: %v\n%s", err, out)
 	}
-	dev := strings.TrimSpace(string(out))
-	b.Cleanup(func() { detach(dev) })
-	return dev
+	return strings.TrimSpace(string(out))
 }
 
+// detach frees dev at once: each run writes up to the whole image.
 func detach(dev string) { exec.Command("losetup", "-d", dev).Run() }
-
-func kernelWritten(b *testing.B, dev string) int64 {
-	s, err := os.ReadFile("/sys/block/" + filepath.Base(dev) + "/stat")
-	if err != nil {
-		b.Fatal(err)
-	}
-	n, err := strconv.ParseInt(strings.Fields(string(s))[6], 10, 64)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return n * 512
-}
 
 func run(argv ...string) error {
 	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()

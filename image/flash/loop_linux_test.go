@@ -3,9 +3,9 @@ package flash
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/pibake/pibake/image/imagetest"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -53,51 +53,15 @@ func randomFile(t *testing.T, name string, size int64, seed uint64) (string, []b
 	return path, data
 }
 
-// loopDevice attaches file to a free loop device (with a partition scan
-// when partitions) and detaches it when the test ends.
+// loopDevice attaches file to a free loop device until the test ends.
 func loopDevice(t *testing.T, file string, partitions bool) string {
-	t.Helper()
-	args := []string{"-f", "--show"}
-	if partitions {
-		args = append(args, "-P")
-	}
-	dev := run(t, "losetup", append(args, file)...)
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-			t.Errorf("losetup -d %s: %v\n%s", dev, err, out)
-		}
-	})
-	return dev
+	return imagetest.Loop(t, file, partitions)
 }
 
 // bytesWritten is what the kernel counts as written to dev so far.
-func bytesWritten(t *testing.T, dev string) int64 {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("/sys/block", filepath.Base(dev), "stat"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fields := strings.Fields(string(data))
-	sectors, err := strconv.ParseInt(fields[6], 10, 64)
-	if err != nil {
-		t.Fatalf("%s: stat field 7: %v", dev, err)
-	}
-	return sectors * 512
-}
+func bytesWritten(t *testing.T, dev string) int64 { return imagetest.BytesWritten(t, dev) }
 
-func hashFile(t *testing.T, path string) [sha256.Size]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return [sha256.Size]byte(h.Sum(nil))
-}
+func hashFile(t *testing.T, path string) string { return imagetest.SHA256(t, path) }
 
 func inspect(t *testing.T, path string) *Device {
 	t.Helper()
