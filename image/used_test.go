@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/pibake/pibake/image"
 	"github.com/pibake/pibake/image/ext4"
 	"github.com/pibake/pibake/image/fat"
@@ -111,14 +109,7 @@ func TestUsedRanges(t *testing.T) {
 	copied := *img
 	copied.Path = filepath.Join(t.TempDir(), "copy.img")
 	copyRanges(t, copied.Path, im, ranges, rng)
-	imagetest.E2fsck(t, &copied)
-	imagetest.FsckVfat(t, &copied)
-	if diff := cmp.Diff(imagetest.RootTree(t, img), imagetest.RootTree(t, &copied)); diff != "" {
-		t.Errorf("the copy's root differs (-image +copy):\n%s", diff)
-	}
-	if diff := cmp.Diff(imagetest.Tree(t, imagetest.ExtractBoot(t, img)), imagetest.Tree(t, imagetest.ExtractBoot(t, &copied))); diff != "" {
-		t.Errorf("the copy's boot partition differs (-image +copy):\n%s", diff)
-	}
+	imagetest.CheckCopy(t, img, &copied)
 	got := make([]byte, len(loader))
 	f, err := os.Open(copied.Path)
 	if err != nil {

@@ -1,7 +1,10 @@
 package flash
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 )
 
@@ -117,4 +120,20 @@ func HumanSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// statBlockDevice stats node (what the user gave as path, or its block
+// device twin) and refuses what is not a block device, naming path.
+func statBlockDevice(path, node string) (fs.FileInfo, error) {
+	fi, err := os.Stat(node)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: not found", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspecting %s: %w", path, err)
+	}
+	if fi.Mode()&fs.ModeDevice == 0 || fi.Mode()&fs.ModeCharDevice != 0 {
+		return nil, fmt.Errorf("%s: not a block device", path)
+	}
+	return fi, nil
 }

@@ -3,8 +3,6 @@ package flash
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -17,15 +15,8 @@ import (
 // refuses a partition (/dev/diskNsM).
 func Inspect(path string) (*Device, error) {
 	node := strings.Replace(path, "/dev/rdisk", "/dev/disk", 1)
-	fi, err := os.Stat(node)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: not found", path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("inspecting %s: %w", path, err)
-	}
-	if fi.Mode()&fs.ModeDevice == 0 || fi.Mode()&fs.ModeCharDevice != 0 {
-		return nil, fmt.Errorf("%s: not a block device", path)
+	if _, err := statBlockDevice(path, node); err != nil {
+		return nil, err
 	}
 	info, err := diskutil("info", "-plist", node)
 	if err != nil {

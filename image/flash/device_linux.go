@@ -20,15 +20,9 @@ var systemMounts = []string{"/", "/usr", "/boot", "/boot/firmware", "/boot/efi"}
 // Inspect describes the whole disk at path, from /sys/block,
 // /proc/self/mountinfo and /proc/swaps. It refuses a partition.
 func Inspect(path string) (*Device, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: not found", path)
-	}
+	fi, err := statBlockDevice(path, path)
 	if err != nil {
-		return nil, fmt.Errorf("inspecting %s: %w", path, err)
-	}
-	if fi.Mode()&fs.ModeDevice == 0 || fi.Mode()&fs.ModeCharDevice != 0 {
-		return nil, fmt.Errorf("%s: not a block device", path)
+		return nil, err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

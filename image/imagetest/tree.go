@@ -14,6 +14,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // An Entry is a snapshot of one file in a tree, for comparing trees.
@@ -141,4 +143,19 @@ func rootTree(ctx context.Context, img *Image) (map[string]Entry, error) {
 func digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// CheckCopy judges got, a copy of the image want (flashed, or copied by
+// ranges): both filesystems are clean (e2fsck -fn, fsck.vfat -n) and hold
+// the same trees as want's.
+func CheckCopy(t testing.TB, want, got *Image) {
+	t.Helper()
+	E2fsck(t, got)
+	FsckVfat(t, got)
+	if diff := cmp.Diff(RootTree(t, want), RootTree(t, got)); diff != "" {
+		t.Errorf("%s: the root differs from %s (-want +got):\n%s", got.Path, want.Path, diff)
+	}
+	if diff := cmp.Diff(Tree(t, ExtractBoot(t, want)), Tree(t, ExtractBoot(t, got))); diff != "" {
+		t.Errorf("%s: the boot partition differs from %s (-want +got):\n%s", got.Path, want.Path, diff)
+	}
 }
