@@ -8,7 +8,8 @@
 //
 // An .xz image (Raspberry Pi OS as published) opens read-only, through a
 // decompressed temporary copy; to edit one, bake it (CopyBase, then
-// OpenFile).
+// OpenFile). OpenDisk opens an image held elsewhere: an Overlay edits a
+// base that is only read, holding the changes in memory.
 //
 // Limits: MBR images with a FAT32 boot partition followed by a Linux root
 // partition (the Raspberry Pi OS layout); no GPT. The boot partition keeps
@@ -22,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -40,8 +42,10 @@ type Options struct {
 
 // Image is an open disk image.
 type Image struct {
-	path   string
-	file   *os.File
+	path string
+	// disk holds the image: a file, or an Overlay; size is its size.
+	disk   Disk
+	size   int64
 	table  *mbr.Table
 	layout *mbr.Layout
 	boot   *fat.FS
@@ -92,6 +96,20 @@ func OpenFile(name string, f *os.File, opts Options) (*Image, error) {
 	return open(name, f, opts)
 }
 
+// A Disk holds a disk image: an *os.File, or an Overlay. OpenDisk opens
+// one; Close on the Image then syncs and closes it if it can (a Sync or
+// Close method).
+type Disk interface {
+	io.ReaderAt
+	io.WriterAt
+}
+
+// OpenDisk opens the disk image of size bytes in d; name is only for
+// messages. With ReadOnly nothing is written to d.
+func OpenDisk(name string, d Disk, size int64, opts Options) (*Image, error) {
+	return openDisk(name, d, size, opts)
+}
+
 // sniffXZ says whether the file at path is xz-compressed.
 func sniffXZ(path string) (bool, error) {
 	f, err := os.Open(path)
@@ -132,9 +150,13 @@ func openXZ(path string) (im *Image, err error) {
 func open(name string, f *os.File, opts Options) (*Image, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	table, err := mbr.Read(name, f, fi.Size())
+	return openDisk(name, f, fi.Size(), opts)
+}
+
+func openDisk(name string, f Disk, size int64, opts Options) (*Image, error) {
+	table, err := mbr.Read(name, f, size)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +164,7 @@ func open(name string, f *os.File, opts Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	im := &Image{path: name, file: f, table: table, layout: layout}
+	im := &Image{path: name, disk: f, size: size, table: table, layout: layout}
 	im.boot, err = fat.Open(f, layout.Boot.Offset, layout.Boot.Size, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: boot partition (%d): %w", name, layout.Boot.Number, err)
@@ -179,11 +201,15 @@ func (im *Image) Boot() *fat.FS { return im.boot }
 // works on a copy, never on its input).
 func (im *Image) Close() error {
 	err := im.root.Close()
-	if serr := im.file.Sync(); err == nil && serr != nil && !errors.Is(serr, os.ErrInvalid) {
-		err = serr
+	if s, ok := im.disk.(interface{ Sync() error }); ok {
+		if serr := s.Sync(); err == nil && serr != nil && !errors.Is(serr, os.ErrInvalid) {
+			err = serr
+		}
 	}
-	if cerr := im.file.Close(); err == nil {
-		err = cerr
+	if c, ok := im.disk.(io.Closer); ok {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if im.temp != "" {
 		if rerr := os.Remove(im.temp); err == nil {

@@ -15,26 +15,13 @@ type Range struct {
 // and every SD card's write unit or a fraction of it.
 const rangeAlign = 4096
 
-// Size is the image file's size in bytes: what a card must hold. It is 0
-// if the open file cannot be examined (fstat failed), which UsedRanges
-// reports as an error.
-func (im *Image) Size() int64 {
-	size, _ := im.size()
-	return size
-}
-
-func (im *Image) size() (int64, error) {
-	fi, err := im.file.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", im.path, err)
-	}
-	return fi.Size(), nil
-}
+// Size is the image's size in bytes, as opened: what a card must hold.
+func (im *Image) Size() int64 { return im.size }
 
 // ReadAt reads the disk image (not a partition) at byte off, as
 // io.ReaderAt says.
 func (im *Image) ReadAt(p []byte, off int64) (int, error) {
-	return im.file.ReadAt(p, off)
+	return im.disk.ReadAt(p, off)
 }
 
 // UsedRanges lists the byte ranges of the disk image that must be written
@@ -49,12 +36,9 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 // (more image bytes are never wrong to write) and clipped to Size; the
 // first 4096 bytes, with the partition table, are always in. Holes are
 // found with SEEK_DATA on Linux; elsewhere everything outside the
-// filesystems counts as data.
+// filesystems counts as data. On an Overlay, what was written counts too.
 func (im *Image) UsedRanges() ([]Range, error) {
-	size, err := im.size()
-	if err != nil {
-		return nil, err
-	}
+	size := im.size
 	ranges := []Range{{0, rangeAlign}}
 
 	boot, err := im.boot.UsedRanges()
@@ -82,7 +66,7 @@ func (im *Image) UsedRanges() ([]Range, error) {
 	var start int64
 	for _, p := range parts {
 		if p.Off > start {
-			data, err := dataRanges(im.file, start, min(p.Off, size))
+			data, err := diskData(im.disk, start, min(p.Off, size))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", im.path, err)
 			}

@@ -201,3 +201,94 @@ func covered(ranges []image.Range, off int64) bool {
 	}
 	return false
 }
+
+// TestOverlayImage edits an image through an Overlay, as bake --device
+// does, and copies the used ranges of the result onto random bytes, as
+// flash does: the copy must equal the same edits made to a plain copy of
+// the base, and the base file must not change.
+func TestOverlayImage(t *testing.T) {
+	img := imagetest.Build(t, imagetest.Spec{Small: true})
+	baseSum := imagetest.SHA256(t, img.Path)
+	rng := rand.NewChaCha8([32]byte{9})
+	data, loader := make([]byte, 3<<20+123), make([]byte, 5000)
+	rng.Read(data)
+	rng.Read(loader)
+	const loaderAt = 1<<20 + 100
+	edit := func(im *image.Image) {
+		t.Helper()
+		if err := im.Root().MkdirAll("/opt/robot/models", ext4.Attr{Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
+		if err := im.Root().WriteFile("/opt/robot/models/net.bin", bytes.NewReader(data), ext4.Attr{Mode: 0o640, UID: 1000}); err != nil {
+			t.Fatal(err)
+		}
+		if err := im.Root().Remove("/etc/hostname"); err != nil {
+			t.Fatal(err)
+		}
+		if err := im.Boot().WriteFile("/robot.txt", data[:70000], fat.FileMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := im.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	want, err := img.CopyTo(filepath.Join(t.TempDir(), "want.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAt(t, want.Path, loader, loaderAt)
+	im, err := image.Open(want.Path, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(im)
+
+	base, err := os.Open(img.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	ov := image.NewOverlay(base, img.Size())
+	if _, err := ov.WriteAt(loader, loaderAt); err != nil {
+		t.Fatal(err)
+	}
+	im, err = image.OpenDisk(img.Path, ov, img.Size(), image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(im)
+	ov.Freeze()
+	t.Logf("the overlay holds %d bytes", ov.Held())
+	if ov.Held() < int64(len(data)) || ov.Held() > 2*int64(len(data)) {
+		t.Errorf("the overlay holds %d bytes for %d bytes of files: want about as many", ov.Held(), len(data)+70000)
+	}
+	im, err = image.OpenDisk(img.Path, ov, img.Size(), image.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	ranges, err := im.UsedRanges()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := *img
+	got.Path = filepath.Join(t.TempDir(), "got.img")
+	copyRanges(t, got.Path, im, ranges, rng)
+	imagetest.CheckCopy(t, want, &got)
+	if b := imagetest.ReadFile(t, &got, "/opt/robot/models/net.bin"); !bytes.Equal(b, data) {
+		t.Error("/opt/robot/models/net.bin differs from what was written")
+	}
+	buf := make([]byte, len(loader))
+	f, err := os.Open(got.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.ReadAt(buf, loaderAt); err != nil || !bytes.Equal(buf, loader) {
+		t.Errorf("the bytes written at %d, outside the partitions, were not copied (%v)", loaderAt, err)
+	}
+	if sum := imagetest.SHA256(t, img.Path); sum != baseSum {
+		t.Errorf("the base %s changed", img.Path)
+	}
+}

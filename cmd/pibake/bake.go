@@ -53,6 +53,8 @@ removed once the recipe is in state; the bake says which.
 
 --device writes the baked image straight to a card, as flash does (with
 or without --out): the device is checked, and confirmed, before the bake.
+Without --out no image file is made: the base is read (from the cache)
+and the bake's changes are held in memory until they are on the card.
 --bmap also writes a block map of OUT for bmaptool.`,
 		Example: `  pibake bake robot.star --from raspios-bookworm-arm64-lite.img.xz --out robot.img
   pibake bake robot.star --from base.img --out robot.img.xz --compress xz --secrets robot.env
@@ -98,12 +100,7 @@ or without --out): the device is checked, and confirmed, before the bake.
 		if err != nil {
 			return err
 		}
-		var cache string
-		if !noCache {
-			if dir, err := os.UserCacheDir(); err == nil {
-				cache = filepath.Join(dir, "pibake", "bases")
-			}
-		}
+		cache := baseCache(noCache)
 		prog := newProgress(io, asJSON)
 		opts := bake.Options{
 			From:     from,
@@ -114,19 +111,10 @@ or without --out): the device is checked, and confirmed, before the bake.
 			Secrets:  vault,
 			Now:      time.Now(),
 			Report:   newReporter(io, asJSON, showOK),
-			Progress: func(phase bake.Phase, done, total int64) {
-				prog.update(string(phase), phaseDescription[phase], done, total)
-			},
-			Logf: func(format string, args ...any) {
-				prog.finish()
-				fmt.Fprintf(io.stderr, "pibake: "+format+"\n", args...)
-			},
+			Progress: bakeProgress(prog),
+			Logf:     logTo(io, prog),
 		}
 		if dev != nil || bmapFile != "" {
-			if cache != "" {
-				opts.Scratch = filepath.Dir(cache)
-				os.MkdirAll(opts.Scratch, 0o755)
-			}
 			opts.Finished = func(ctx context.Context, im *image.Image) error {
 				if bmapFile != "" {
 					if err := writeBmap(bmapFile, im, out); err != nil {
@@ -174,13 +162,41 @@ or without --out): the device is checked, and confirmed, before the bake.
 	cmd.Flags().StringVar(&compress, "compress", "", "compress the output: xz (the default for an --out ending in .xz) or none")
 	cmd.Flags().StringVar(&secrets, "secrets", "", "`FILE` of NAME=value lines for secret(\"NAME\") (the environment overrides it)")
 	cmd.Flags().StringVar(&agent, "agent", "", "first-boot agent `FILE`: a static pibake for the image's architecture (default: the one built in)")
-	cmd.Flags().BoolVar(&noCache, "no-cache", false, "do not keep a decompressed copy of an .xz base for the next bake")
+	registerNoCache(cmd, &noCache)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line (steps, progress, result) instead of text")
 	cmd.Flags().BoolVar(&showOK, "show-ok", false, "also list operations already in state")
 	cmd.Flags().StringVar(&bmapFile, "bmap", "", "also write a block map of the image to `FILE` (for bmaptool copy)")
 	card.register(cmd)
 	cmd.MarkFlagRequired("from")
 	return cmd
+}
+
+// baseCache is where decompressed bases are kept ("" with --no-cache, or
+// when the system has no cache directory).
+func baseCache(noCache bool) string {
+	if noCache {
+		return ""
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "pibake", "bases")
+}
+
+// bakeProgress shows a bake's long phases on prog.
+func bakeProgress(prog *progress) func(bake.Phase, int64, int64) {
+	return func(phase bake.Phase, done, total int64) {
+		prog.update(string(phase), phaseDescription[phase], done, total)
+	}
+}
+
+// logTo tells a human on stderr, after any progress bar.
+func logTo(io *streams, prog *progress) func(string, ...any) {
+	return func(format string, args ...any) {
+		prog.finish()
+		fmt.Fprintf(io.stderr, "pibake: "+format+"\n", args...)
+	}
 }
 
 var phaseDescription = map[bake.Phase]string{

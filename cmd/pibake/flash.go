@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pibake/pibake/image"
+	"github.com/pibake/pibake/image/bake"
 	"github.com/pibake/pibake/image/flash"
 )
 
@@ -24,6 +25,11 @@ type flashFlags struct {
 	force  bool
 }
 
+// registerNoCache adds --no-cache, for the commands that read bases.
+func registerNoCache(cmd *cobra.Command, noCache *bool) {
+	cmd.Flags().BoolVar(noCache, "no-cache", false, "do not keep a decompressed copy of an .xz image for the next bake or flash")
+}
+
 func (f *flashFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.device, "device", "", "the card's whole-disk `DEVICE` (/dev/sdX, /dev/mmcblkN; /dev/diskN on macOS; \\\\.\\PhysicalDriveN on Windows)")
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask before writing the device")
@@ -32,9 +38,10 @@ func (f *flashFlags) register(cmd *cobra.Command) {
 
 func newFlash(io *streams) *cobra.Command {
 	var (
-		flags  flashFlags
-		asJSON bool
-		list   bool
+		flags   flashFlags
+		asJSON  bool
+		list    bool
+		noCache bool
 	)
 	cmd := &cobra.Command{
 		Use:   "flash IMAGE --device DEVICE",
@@ -49,7 +56,11 @@ partition table, and is never mistaken for a good one.
 A device that is mounted (any partition), holds the running system or is
 smaller than the image is refused; one that is not removable media is
 refused unless --force. flash shows the device and asks before writing,
-unless --yes. --list shows the disks this system has.`,
+unless --yes. --list shows the disks this system has.
+
+An .xz image is decompressed once into the cache bake uses (pibake/bases
+in the user's cache directory), so the next card, or a bake from it,
+starts at once; --no-cache decompresses to a temporary file instead.`,
 		Example: `  pibake flash --list
   pibake flash robot.img --device /dev/sdb
   pibake flash robot.img.xz --device /dev/mmcblk0 --yes`,
@@ -72,19 +83,28 @@ unless --yes. --list shows the disks this system has.`,
 		if err != nil {
 			return err
 		}
-		if strings.HasSuffix(args[0], ".xz") {
-			fmt.Fprintf(io.stderr, "pibake: decompressing %s\n", args[0])
+		prog := newProgress(io, asJSON)
+		base, release, err := bake.OpenBase(cmd.Context(), bake.Options{
+			From:     args[0],
+			Cache:    baseCache(noCache),
+			Progress: bakeProgress(prog),
+			Logf:     logTo(io, prog),
+		})
+		if err != nil {
+			return err
 		}
-		im, err := image.Open(args[0], image.Options{ReadOnly: true})
+		defer release()
+		im, err := image.OpenFile(args[0], base, image.Options{ReadOnly: true})
 		if err != nil {
 			return err
 		}
 		defer im.Close()
-		return flashImage(cmd.Context(), io, im, args[0], dev, flags, newProgress(io, asJSON), asJSON)
+		return flashImage(cmd.Context(), io, im, args[0], dev, flags, prog, asJSON)
 	}
 	flags.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON objects (progress, result) instead of text")
 	cmd.Flags().BoolVar(&list, "list", false, "list the disks (removable media first) and exit")
+	registerNoCache(cmd, &noCache)
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,12 +114,60 @@ func TestFlash(t *testing.T) {
 		judge(t, card)
 	})
 
+	// From an .xz base, as Raspberry Pi OS is published: decompressed
+	// once into the cache, then read from there, with the bake's changes
+	// in memory and no image file anywhere.
+	xzBase := imagetest.BuildXZ(t, spec)
 	t.Run("bake --device", func(t *testing.T) {
 		dev, card := loopDevice(t, size+8<<20)
-		if code, log := pibake(t, "bake", recipe, "--from", base, "--device", dev, "--force", "--yes", "--host-name", "robot7", "--agent", agent); code != 0 {
+		tmp := t.TempDir()
+		t.Setenv("TMPDIR", tmp)
+		code, log := pibake(t, "bake", recipe, "--from", xzBase, "--device", dev, "--force", "--yes", "--host-name", "robot7", "--agent", agent)
+		if code != 0 {
 			t.Fatalf("bake --device: exit %d\n%s", code, log)
 		}
+		held := false
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, "held in memory") {
+				t.Log(line)
+				held = true
+			}
+		}
+		if !held {
+			t.Errorf("bake --device did not say its changes were held in memory:\n%s", log)
+		}
 		judge(t, card)
+		var files []string
+		for _, dir := range []string{tmp, filepath.Join(os.Getenv("XDG_CACHE_HOME"), "pibake")} {
+			filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					files = append(files, path)
+				}
+				return nil
+			})
+		}
+		if len(files) != 1 || !strings.HasPrefix(files[0], filepath.Join(os.Getenv("XDG_CACHE_HOME"), "pibake", "bases")) {
+			t.Errorf("after bake --device, the files in TMPDIR and pibake's cache are %q, want only the decompressed base", files)
+		}
+	})
+
+	t.Run("flash .img.xz", func(t *testing.T) {
+		dev, card := loopDevice(t, size+8<<20)
+		code, log := pibake(t, "flash", xzBase, "--device", dev, "--force", "--yes")
+		if code != 0 {
+			t.Fatalf("flash: exit %d\n%s", code, log)
+		}
+		if !strings.Contains(log, "decompressed copy") {
+			t.Errorf("flash did not use the decompressed base in the cache:\n%s", log)
+		}
+		img, err := imagetest.Layout(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img.Path = base
+		got := *img
+		got.Path = card
+		imagetest.CheckCopy(t, img, &got)
 	})
 
 	t.Run("bmaptool", func(t *testing.T) {

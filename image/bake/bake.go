@@ -5,6 +5,10 @@
 // in the image, checks that the recipe is then in state, and only then
 // names the output. A bake that fails or is killed leaves no output file.
 //
+// A bake with no output, only a card to write (Options.Finished), makes
+// no image file at all: it reads the base (through the cache when
+// compressed) with the changes held in memory (image.Overlay).
+//
 // Space is checked before the image is edited: a root filesystem too
 // small for the recipe's files fails the bake with the amount missing.
 //
@@ -18,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -59,10 +64,13 @@ type Options struct {
 	// Finished, when set, is given the finished image (uncompressed, open
 	// for reading) before Out is named: to write a block map, or a card.
 	// An error fails the bake, and no Out appears. With Finished, Out may
-	// be "": the image is then made in an anonymous file in Scratch (or
-	// os.TempDir) that disappears when the bake ends.
+	// be "": the image is then never written to disk; the base is read
+	// (from Cache when compressed) and the bake's changes are held in
+	// memory (see image.Overlay).
 	Finished func(ctx context.Context, im *image.Image) error
-	// Scratch is the directory of that anonymous image; "" is os.TempDir.
+	// Scratch is where a compressed base is decompressed when there is
+	// no Cache and no Out, in a file that vanishes with the bake; "" is
+	// os.TempDir.
 	Scratch string
 }
 
@@ -112,6 +120,9 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
+	if opts.Out == "" {
+		return bakeInMemory(ctx, steps, redact, opts)
+	}
 	work, err := create(workName(opts))
 	if err != nil {
 		return nil, err
@@ -140,11 +151,12 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.Size = size
 	if opts.Finished != nil {
-		if err := finished(ctx, work, opts); err != nil {
+		f, err := work.reopen()
+		if err != nil {
 			return nil, err
 		}
-		if opts.Out == "" {
-			return res, nil
+		if err := finished(ctx, f, size, opts); err != nil {
+			return nil, err
 		}
 	}
 
@@ -170,15 +182,50 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// finished gives opts.Finished the image in work, read-only.
-func finished(ctx context.Context, work *output, opts Options) error {
-	f, err := work.reopen()
+// bakeInMemory bakes with no output file, for opts.Finished: the base
+// (the cache's decompressed copy, or the .img itself) is read through an
+// Overlay that holds the bake's changes in memory, and opts.Finished
+// reads the image from both. Nothing is written to disk but a compressed
+// base's decompression (into the cache, once).
+func bakeInMemory(ctx context.Context, steps []*ops.Step, redact func(string) string, opts Options) (*Result, error) {
+	opts.Logf("reading %s", opts.From)
+	base, release, err := OpenBase(ctx, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	im, err := image.OpenFile(opts.From, f, image.Options{ReadOnly: true})
+	defer release()
+	fi, err := base.Stat()
 	if err != nil {
-		f.Close()
+		return nil, fmt.Errorf("base image: %w", err)
+	}
+	ov := image.NewOverlay(base, fi.Size())
+	im, err := image.OpenDisk(opts.From, ov, ov.Size(), image.Options{})
+	if err != nil {
+		return nil, err
+	}
+	res, err := edit(ctx, im, steps, redact, opts)
+	if cerr := im.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing the image: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Size = ov.Size()
+	ov.Freeze()
+	opts.Logf("the bake's changes are held in memory (%.1f MB); the base is read, not copied", float64(ov.Held())/1e6)
+	if err := finished(ctx, ov, ov.Size(), opts); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// finished gives opts.Finished the image in d, read-only.
+func finished(ctx context.Context, d image.Disk, size int64, opts Options) error {
+	im, err := image.OpenDisk(opts.From, d, size, image.Options{ReadOnly: true})
+	if err != nil {
+		if c, ok := d.(io.Closer); ok {
+			c.Close()
+		}
 		return err
 	}
 	err = opts.Finished(ctx, im)
@@ -189,16 +236,8 @@ func finished(ctx context.Context, work *output, opts Options) error {
 }
 
 // workName is where the image is edited: the output itself, or, when the
-// output is compressed, a scratch file beside it; with no output, an
-// anonymous file in the scratch directory.
+// output is compressed, a scratch file beside it.
 func workName(opts Options) string {
-	if opts.Out == "" {
-		dir := opts.Scratch
-		if dir == "" {
-			dir = os.TempDir()
-		}
-		return filepath.Join(dir, "pibake.img")
-	}
 	if opts.Compress {
 		return strings.TrimSuffix(opts.Out, ".xz")
 	}

@@ -25,44 +25,105 @@ const keepBases = 2
 // copied sparsely from there on later bakes: re-baking while working on a
 // recipe costs a copy, not a decompression.
 func copyBase(ctx context.Context, dst *os.File, opts Options) (int64, error) {
+	cached, made, err := cachedBase(ctx, opts)
+	if err != nil {
+		return 0, err
+	}
+	if cached == "" {
+		return image.CopyBase(ctx, dst, opts.From, progressOf(opts, PhaseCopy))
+	}
 	progress := progressOf(opts, PhaseCopy)
+	if made {
+		progress = nil // shown while decompressing
+	}
+	return image.CopyBase(ctx, dst, cached, progress)
+}
+
+// OpenBase opens the base image opts.From for reading, decompressed: an
+// .img as it is; an .img.xz through opts.Cache (decompressed there on
+// first use, as Bake does), or, with no cache, into an anonymous file in
+// opts.Scratch that vanishes with it. opts.Progress (PhaseCopy) and
+// opts.Logf are told as for Bake. release closes the file; call it once
+// done, even if something else closed the file first.
+func OpenBase(ctx context.Context, opts Options) (base *os.File, release func(), err error) {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	cached, _, err := cachedBase(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cached != "" {
+		f, err := os.Open(cached)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, func() { f.Close() }, nil
+	}
+	if _, compressed, err := baseKey(opts.From); err != nil || !compressed {
+		f, err := os.Open(opts.From)
+		if err != nil {
+			return nil, nil, fmt.Errorf("base image: %w", err)
+		}
+		return f, func() { f.Close() }, nil
+	}
+	dir := opts.Scratch
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	tmp, err := create(filepath.Join(dir, "pibake-base.img"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := image.CopyBase(ctx, tmp.f, opts.From, progressOf(opts, PhaseCopy)); err != nil {
+		tmp.discard()
+		return nil, nil, err
+	}
+	return tmp.f, tmp.discard, nil
+}
+
+// cachedBase returns the name of the compressed base's decompressed copy
+// in the cache, decompressing it there first if it is missing (made). It
+// returns "" when the base is not compressed, there is no cache, or the
+// cache cannot be written (said by opts.Logf).
+func cachedBase(ctx context.Context, opts Options) (name string, made bool, err error) {
 	if opts.Cache == "" {
-		return image.CopyBase(ctx, dst, opts.From, progress)
+		return "", false, nil
 	}
 	key, compressed, err := baseKey(opts.From)
 	if err != nil || !compressed {
-		return image.CopyBase(ctx, dst, opts.From, progress)
+		return "", false, nil
 	}
 	cached := filepath.Join(opts.Cache, key+".img")
 	if _, err := os.Stat(cached); err == nil {
 		opts.Logf("using %s's decompressed copy in %s", opts.From, opts.Cache)
 		now := time.Now()
 		os.Chtimes(cached, now, now) // most recently used
-		return image.CopyBase(ctx, dst, cached, progress)
+		return cached, false, nil
 	}
 	if err := os.MkdirAll(opts.Cache, 0o755); err != nil {
 		opts.Logf("not caching the decompressed base: %v", err)
-		return image.CopyBase(ctx, dst, opts.From, progress)
+		return "", false, nil
 	}
 	tmp, err := os.CreateTemp(opts.Cache, ".base-*.img")
 	if err != nil {
 		opts.Logf("not caching the decompressed base: %v", err)
-		return image.CopyBase(ctx, dst, opts.From, progress)
+		return "", false, nil
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if _, err := image.CopyBase(ctx, tmp, opts.From, progress); err != nil {
-		return 0, err
+	if _, err := image.CopyBase(ctx, tmp, opts.From, progressOf(opts, PhaseCopy)); err != nil {
+		return "", false, err
 	}
 	if err := tmp.Close(); err != nil {
-		return 0, err
+		return "", false, err
 	}
 	if err := os.Rename(tmp.Name(), cached); err != nil {
-		return 0, err
+		return "", false, err
 	}
 	evict(opts.Cache, cached)
 	opts.Logf("kept a decompressed copy of %s in %s for the next bake (--no-cache: don't)", opts.From, opts.Cache)
-	return image.CopyBase(ctx, dst, cached, nil)
+	return cached, true, nil
 }
 
 // baseKey names a compressed base by its path, size, modification time
