@@ -38,9 +38,10 @@
 // Limits: Linux is the supported, tested platform (the tests run as root on
 // loop devices: only the ranges change, a corrupted read-back is caught,
 // refusals leave the device byte-identical, a cancel leaves the first 4 KiB
-// zero, an active swap and the disk holding / are refused). Not tested: the
-// buffered fallback when O_DIRECT is refused, and holders (device-mapper,
-// LVM, md), for want of device-mapper in the test VM's kernel. Mounts in
+// zero, an active swap and the disk holding / are refused; the buffered
+// path taken when O_DIRECT is refused writes the same bytes and catches a
+// corrupted read-back too). Not tested: holders (device-mapper, LVM, md),
+// for want of device-mapper in the test machine's kernel. Mounts in
 // other mount namespaces are not seen by Inspect, but the exclusive open
 // still refuses them. The macOS (diskutil, /dev/rdiskN) and Windows
 // (\\.\PhysicalDriveN) code is compiled, not run, and is written from the

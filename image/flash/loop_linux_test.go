@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pibake/pibake/image/imagetest"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pibake/pibake/image/imagetest"
 )
 
 const MiB = 1 << 20
@@ -106,14 +107,20 @@ func TestWriteOnlyRanges(t *testing.T) {
 		device, image int64
 		ranges        []Range
 		partitions    bool // an image with a partition table, on a loop device with -P
+		buffered      bool // without O_DIRECT, as on a device that refuses it
 	}{
 		{"unaligned ranges, partial last block", 64 * MiB, 40*MiB + 1000,
-			[]Range{{0, 512}, {MiB + 100, 3 * MiB}, {20 * MiB, 5 * MiB}, {40*MiB + 1000 - 3000, 3000}}, false},
-		{"device the image's size", 32 * MiB, 32 * MiB, []Range{{4096, 60000}, {31 * MiB, MiB}}, false},
-		{"partition table re-read", 64 * MiB, 16 * MiB, []Range{{MiB, 4 * MiB}}, true},
+			[]Range{{0, 512}, {MiB + 100, 3 * MiB}, {20 * MiB, 5 * MiB}, {40*MiB + 1000 - 3000, 3000}}, false, false},
+		{"device the image's size", 32 * MiB, 32 * MiB, []Range{{4096, 60000}, {31 * MiB, MiB}}, false, false},
+		{"partition table re-read", 64 * MiB, 16 * MiB, []Range{{MiB, 4 * MiB}}, true, false},
+		{"buffered, unaligned ranges", 64 * MiB, 40*MiB + 1000,
+			[]Range{{0, 512}, {MiB + 100, 3 * MiB}, {20 * MiB, 5 * MiB}, {40*MiB + 1000 - 3000, 3000}}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.buffered {
+				buffered(t)
+			}
 			devFile, original := randomFile(t, "card", tt.device, 1)
 			imageFile, image := randomFile(t, "image", tt.image, 2)
 			if tt.partitions {
@@ -197,6 +204,22 @@ func TestWriteOnlyRanges(t *testing.T) {
 // without a partition table.
 func TestWriteVerifyMismatch(t *testing.T) {
 	needLoop(t)
+	t.Run("direct", testWriteVerifyMismatch)
+	// Buffered, the read-back must not come from the page cache that the
+	// writes filled: Write drops it first.
+	t.Run("buffered", func(t *testing.T) {
+		buffered(t)
+		testWriteVerifyMismatch(t)
+	})
+}
+
+// buffered makes Write use buffered I/O until t ends.
+func buffered(t *testing.T) {
+	directIO = false
+	t.Cleanup(func() { directIO = true })
+}
+
+func testWriteVerifyMismatch(t *testing.T) {
 	devFile, _ := randomFile(t, "card", 64*MiB, 3)
 	imageFile, _ := randomFile(t, "image", 32*MiB, 4)
 	loop := loopDevice(t, devFile, false)
@@ -211,7 +234,8 @@ func TestWriteVerifyMismatch(t *testing.T) {
 		BeforeVerify: func() error {
 			// Through the backing file: the loop device reads it through
 			// its page cache, where this lands, and Write reads the loop
-			// device with O_DIRECT.
+			// device with O_DIRECT, or buffered after dropping the loop
+			// device's own cache.
 			f, err := os.OpenFile(devFile, os.O_RDWR, 0)
 			if err != nil {
 				return err
