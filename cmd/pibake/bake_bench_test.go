@@ -69,3 +69,49 @@ func timeBake(b *testing.B, base, out, agent string, flags ...string) time.Durat
 	}
 	return time.Since(start)
 }
+
+// BenchmarkBakeToCard writes the baked robot recipe to a card (a loop
+// device over a sparse file) from the cached 1.5 GiB base, two ways, in
+// the same run: bake --out then flash (s-out-flash), and bake --device,
+// which makes no image file and holds the bake's changes in memory
+// (s-device). x-out-flash is the first over the second.
+func BenchmarkBakeToCard(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("loop devices need root")
+	}
+	base, size := imagetest.BenchXZ(b)
+	agent := testAgent(b, "arm64")
+	b.Setenv("WIFI_PSK", "correct-horse-battery-staple")
+	b.Setenv("XDG_CACHE_HOME", b.TempDir())
+	card := filepath.Join(b.TempDir(), "card")
+	f, err := os.Create(card)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Truncate(size + 64<<20); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	dev := imagetest.Loop(b, card, false)
+	run := func(args ...string) time.Duration {
+		start := time.Now()
+		if code, log := pibake(b, args...); code != 0 {
+			b.Fatalf("pibake %v: exit %d\n%s", args, code, log)
+		}
+		return time.Since(start)
+	}
+	recipe := "../../recipes/examples/robot.star"
+	run("bake", recipe, "--from", base, "--device", dev, "--force", "--yes", "--agent", agent) // fills the cache
+	var outFlash, device time.Duration
+	for b.Loop() {
+		out := filepath.Join(b.TempDir(), "robot.img")
+		outFlash += run("bake", recipe, "--from", base, "--out", out, "--agent", agent)
+		outFlash += run("flash", out, "--device", dev, "--force", "--yes")
+		os.Remove(out)
+		device += run("bake", recipe, "--from", base, "--device", dev, "--force", "--yes", "--agent", agent)
+	}
+	n := float64(b.N)
+	b.ReportMetric(outFlash.Seconds()/n, "s-out-flash")
+	b.ReportMetric(device.Seconds()/n, "s-device")
+	b.ReportMetric(outFlash.Seconds()/device.Seconds(), "x-out-flash")
+}

@@ -137,15 +137,7 @@ func Bake(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	im, err := image.OpenFile(opts.From, imf, image.Options{})
-	if err != nil {
-		imf.Close()
-		return nil, err
-	}
-	res, err := edit(ctx, im, steps, redact, opts)
-	if cerr := im.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("writing the image: %w", cerr)
-	}
+	res, err := editDisk(ctx, imf, size, steps, redact, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -199,14 +191,7 @@ func bakeInMemory(ctx context.Context, steps []*ops.Step, redact func(string) st
 		return nil, fmt.Errorf("base image: %w", err)
 	}
 	ov := image.NewOverlay(base, fi.Size())
-	im, err := image.OpenDisk(opts.From, ov, ov.Size(), image.Options{})
-	if err != nil {
-		return nil, err
-	}
-	res, err := edit(ctx, im, steps, redact, opts)
-	if cerr := im.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("writing the image: %w", cerr)
-	}
+	res, err := editDisk(ctx, ov, ov.Size(), steps, redact, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +202,23 @@ func bakeInMemory(ctx context.Context, steps []*ops.Step, redact func(string) st
 		return nil, err
 	}
 	return res, nil
+}
+
+// editDisk opens the image in d (closed when done, if it can be) and
+// edits it.
+func editDisk(ctx context.Context, d image.Disk, size int64, steps []*ops.Step, redact func(string) string, opts Options) (*Result, error) {
+	im, err := image.OpenDisk(opts.From, d, size, image.Options{})
+	if err != nil {
+		if c, ok := d.(io.Closer); ok {
+			c.Close()
+		}
+		return nil, err
+	}
+	res, err := edit(ctx, im, steps, redact, opts)
+	if cerr := im.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing the image: %w", cerr)
+	}
+	return res, err
 }
 
 // finished gives opts.Finished the image in d, read-only.

@@ -13,7 +13,7 @@ import (
 	"github.com/pibake/pibake/image"
 	"github.com/pibake/pibake/image/bake"
 	"github.com/pibake/pibake/image/imagetest"
-	"github.com/pibake/pibake/recipes"
+	"github.com/pibake/pibake/recipes/recipetest"
 )
 
 const recipe = `
@@ -31,7 +31,7 @@ func TestBakeInMemory(t *testing.T) {
 	spec := imagetest.Spec{Small: true}
 	from := imagetest.BuildXZ(t, spec)
 	fromSum := imagetest.SHA256(t, from)
-	r := loadRecipe(t, recipe)
+	r := recipetest.Compile(t, recipe)
 	shared := filepath.Join(t.TempDir(), "bases")
 	for _, tc := range []struct {
 		name  string
@@ -98,19 +98,6 @@ func TestBakeInMemory(t *testing.T) {
 			}
 		})
 	}
-}
-
-func loadRecipe(t *testing.T, star string) *recipes.Recipe {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "robot.star")
-	if err := os.WriteFile(file, []byte(star), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := recipes.Load(file, recipes.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // writableFiles maps this process's file descriptors open for writing on

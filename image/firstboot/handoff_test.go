@@ -3,7 +3,6 @@ package firstboot
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,22 +10,9 @@ import (
 	"github.com/pibake/pibake/ops"
 	"github.com/pibake/pibake/ops/opstest"
 	"github.com/pibake/pibake/recipes"
+	"github.com/pibake/pibake/recipes/recipetest"
 	"github.com/pibake/pibake/reconcile"
 )
-
-// testRecipe is a compiled recipe with a secret token, as a bake holds it.
-func testRecipe(t testing.TB, star string) *recipes.Recipe {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "robot.star")
-	if err := os.WriteFile(file, []byte(star), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := recipes.Load(file, recipes.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 const handoffRecipe = `
 files.put("/etc/robot.conf", content = "speed = 3\n")
@@ -50,7 +36,7 @@ func runSteps(t *testing.T, sys ops.System, steps []*ops.Step, apply bool) (reco
 func TestHandoffSteps(t *testing.T) {
 	sys, root := opstest.Root(t)
 	agent := buildTiny(t, "arm64", "")
-	r := testRecipe(t, handoffRecipe)
+	r := recipetest.Compile(t, handoffRecipe)
 	h := &Handoff{Recipe: r, Secrets: recipes.Secrets{"ROBOT_TOKEN": "t0k\"en"}, Agent: agent}
 	steps, err := h.Steps()
 	if err != nil {
@@ -126,7 +112,7 @@ func TestHandoffSteps(t *testing.T) {
 }
 
 func TestHandoffErrors(t *testing.T) {
-	r := testRecipe(t, handoffRecipe)
+	r := recipetest.Compile(t, handoffRecipe)
 	agent := buildTiny(t, "arm64", "")
 	resolved, _, err := r.Resolve(recipes.Secrets{"ROBOT_TOKEN": "t0k-value", "WIFI_PSK": "correct horse"})
 	if err != nil {
@@ -154,7 +140,7 @@ func TestHandoffErrors(t *testing.T) {
 }
 
 func TestSecretsForDeferred(t *testing.T) {
-	r := testRecipe(t, `
+	r := recipetest.Compile(t, `
 files.put("/etc/a", content = secret("A"))
 shell.run("use " + secret("B"), creates = "/etc/b")
 shell.run("use " + secret("C"), creates = "/etc/c")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pibake/pibake/image"
 	"github.com/pibake/pibake/image/imagetest"
+	"github.com/pibake/pibake/recipes/recipetest"
 	"github.com/pibake/pibake/reconcile/local"
 	"github.com/pibake/pibake/reconcile/testhost"
 )
@@ -22,7 +23,7 @@ func TestUnitVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handoff := &Handoff{Recipe: testRecipe(t, handoffRecipe), Agent: buildTiny(t, "amd64", "")}
+	handoff := &Handoff{Recipe: recipetest.Compile(t, handoffRecipe), Agent: buildTiny(t, "amd64", "")}
 	steps, err := handoff.Steps()
 	if err != nil {
 		t.Fatal(err)

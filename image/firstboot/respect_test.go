@@ -10,6 +10,7 @@ import (
 
 	"github.com/pibake/pibake/ops"
 	"github.com/pibake/pibake/ops/opstest"
+	"github.com/pibake/pibake/recipes/recipetest"
 )
 
 func removeChange(p string) *ops.Change { return &ops.Change{Kind: ops.Remove, Path: p} }
@@ -20,7 +21,7 @@ func TestRespectUser(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "etc/xdg/autostart"), 0o755)
 	os.WriteFile(filepath.Join(root, piwizAutostart), []byte("[Desktop Entry]\nExec=piwiz\n"), 0o644)
 
-	steps, err := Respect(sys, testRecipe(t, `server.user("robot", groups = ["i2c"])`))
+	steps, err := Respect(sys, recipetest.Compile(t, `server.user("robot", groups = ["i2c"])`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestRespectUser(t *testing.T) {
 func TestRespectNothingToDo(t *testing.T) {
 	sys, _ := opstest.Root(t)
 	// No user, and a hostname on an image without cloud-init (Bookworm).
-	steps, err := Respect(sys, testRecipe(t, `server.hostname("robot7")`))
+	steps, err := Respect(sys, recipetest.Compile(t, `server.hostname("robot7")`))
 	if err != nil || len(steps) != 0 {
 		t.Fatalf("Respect = %v, %v; want no steps", steps, err)
 	}
@@ -66,7 +67,7 @@ func TestRespectNothingToDo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	steps, err = Respect(sys, testRecipe(t, `server.user("robot")`))
+	steps, err = Respect(sys, recipetest.Compile(t, `server.user("robot")`))
 	if err != nil || len(steps) != 0 {
 		t.Fatalf("Respect(no wizard) = %v, %v; want no steps", steps, err)
 	}
@@ -76,7 +77,7 @@ func TestRespectCloudInitHostname(t *testing.T) {
 	sys, root := opstest.Root(t)
 	os.MkdirAll(filepath.Join(root, "etc/cloud/cloud.cfg.d"), 0o755)
 	os.WriteFile(filepath.Join(root, cloudConfig), []byte("preserve_hostname: false\n"), 0o644)
-	steps, err := Respect(sys, testRecipe(t, `server.hostname("robot7")`))
+	steps, err := Respect(sys, recipetest.Compile(t, `server.hostname("robot7")`))
 	if err != nil || len(steps) != 1 {
 		t.Fatalf("Respect = %v, %v; want one step", steps, err)
 	}

@@ -11,13 +11,14 @@ import (
 	"github.com/pibake/pibake/ops"
 	"github.com/pibake/pibake/ops/opstest"
 	"github.com/pibake/pibake/recipes"
+	"github.com/pibake/pibake/recipes/recipetest"
 )
 
 // installHandoff bakes the hand-off for recipe into a fresh fixture root.
 func installHandoff(t *testing.T, star string, secrets recipes.Secrets) (ops.System, string) {
 	t.Helper()
 	sys, root := opstest.Root(t)
-	h := &Handoff{Recipe: testRecipe(t, star), Secrets: secrets, Agent: buildTiny(t, "arm64", "")}
+	h := &Handoff{Recipe: recipetest.Compile(t, star), Secrets: secrets, Agent: buildTiny(t, "arm64", "")}
 	steps, err := h.Steps()
 	if err != nil {
 		t.Fatal(err)
