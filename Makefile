@@ -116,6 +116,8 @@ demo: build
 # BenchmarkFlash writes that image to a loop device with pibake flash,
 # bmaptool copy (with its bmap) and dd, reporting each one's time and the
 # bytes the kernel counted written (x-bmaptool, x-dd: ratios to pibake).
+# BenchmarkBakeToCard writes the baked image to a loop device by bake --out
+# then flash, and by bake --device with no image file (x-out-flash: ratio).
 BENCH_NOOP_SSH_TIMES ?= 3x
 
 bench: bench-deps
