@@ -204,14 +204,11 @@ func bakeInMemory(ctx context.Context, steps []*ops.Step, redact func(string) st
 	return res, nil
 }
 
-// editDisk opens the image in d (closed when done, if it can be) and
-// edits it.
+// editDisk opens the image in d, edits it and closes it (d too, if it
+// can be closed).
 func editDisk(ctx context.Context, d image.Disk, size int64, steps []*ops.Step, redact func(string) string, opts Options) (*Result, error) {
-	im, err := image.OpenDisk(opts.From, d, size, image.Options{})
+	im, err := openImage(opts.From, d, size, image.Options{})
 	if err != nil {
-		if c, ok := d.(io.Closer); ok {
-			c.Close()
-		}
 		return nil, err
 	}
 	res, err := edit(ctx, im, steps, redact, opts)
@@ -221,13 +218,23 @@ func editDisk(ctx context.Context, d image.Disk, size int64, steps []*ops.Step, 
 	return res, err
 }
 
-// finished gives opts.Finished the image in d, read-only.
-func finished(ctx context.Context, d image.Disk, size int64, opts Options) error {
-	im, err := image.OpenDisk(opts.From, d, size, image.Options{ReadOnly: true})
+// openImage opens the image in d; after an error, d is closed if it can
+// be (as Image.Close would have).
+func openImage(name string, d image.Disk, size int64, opts image.Options) (*image.Image, error) {
+	im, err := image.OpenDisk(name, d, size, opts)
 	if err != nil {
 		if c, ok := d.(io.Closer); ok {
 			c.Close()
 		}
+		return nil, err
+	}
+	return im, nil
+}
+
+// finished gives opts.Finished the image in d, read-only.
+func finished(ctx context.Context, d image.Disk, size int64, opts Options) error {
+	im, err := openImage(opts.From, d, size, image.Options{ReadOnly: true})
+	if err != nil {
 		return err
 	}
 	err = opts.Finished(ctx, im)
