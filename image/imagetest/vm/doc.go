@@ -14,9 +14,9 @@
 // # The machine
 //
 // The root is Debian bookworm for amd64 (debootstrap --variant=minbase
-// with a kernel, systemd-sysv, udev, dbus, openssh-server, sudo, iproute2
-// and kmod), shaped like Raspberry Pi OS where tests can see it: hostname
-// raspberrypi; user pi, uid 1000, in sudo; /etc/fstab naming
+// with a kernel, systemd-sysv, udev, dbus, openssh-server, sudo,
+// iproute2, kmod and dmsetup), shaped like Raspberry Pi OS where tests can
+// see it: hostname raspberrypi; user pi, uid 1000, in sudo; /etc/fstab naming
 // PARTUUID=<DiskID>-02 for / (ext4, noatime) and -01 for /boot/firmware
 // (vfat); an empty /etc/machine-id, so the first boot is systemd's first
 // boot; systemd-networkd with DHCP on e* (eth0) and
@@ -37,6 +37,12 @@
 // root's, kept beside it and given to QEMU with -kernel and -initrd; a
 // kernel installed in the machine is not booted. The initramfs is built
 // with MODULES=list (virtio_pci, virtio_blk, ext4) to boot quickly.
+//
+// Tests of disk tools (flash) attach more raw files as virtio disks
+// (BootOptions.Disks: /dev/vdb, /dev/vdc...) and read host files from a
+// read-only 9p share (BootOptions.Share, Machine.MountShare). The kernel
+// is Debian's, with its MBR partition parser, device-mapper (dm-mod) and
+// md, and udev makes the partitions' nodes.
 //
 // # Cache
 //

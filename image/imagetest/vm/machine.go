@@ -41,7 +41,21 @@ type BootOptions struct {
 	// SSHTimeout is how long to wait for the machine to answer SSH; 0
 	// means DefaultSSHTimeout.
 	SSHTimeout time.Duration
+	// Disks are raw image files attached, in order, as further virtio
+	// disks: /dev/vdb, /dev/vdc and so on inside (the booted image is
+	// /dev/vda). Like the boot disk they are cache=unsafe: what the
+	// machine wrote is in the files once qemu has exited (after Shutdown).
+	// They are not removable media, as a USB card reader's would be.
+	Disks []string
+	// Share is a host directory the machine may read, as a 9p share
+	// (virtio-9p, read-only, security_model=none) tagged ShareTag. It is
+	// not mounted by itself: MountShare mounts it. Reads go through QEMU,
+	// so they are about as fast as the disk's.
+	Share string
 }
+
+// ShareTag is the mount tag of BootOptions.Share.
+const ShareTag = "host"
 
 // A Machine is a running QEMU machine booted from an image, reachable by
 // SSH as root at 127.0.0.1:Port() with KeyFile().
@@ -126,14 +140,7 @@ func BootWith(t testing.TB, img string, opts BootOptions) *Machine {
 		m.port = port
 		m.exited = make(chan struct{})
 		m.stderr = new(bytes.Buffer)
-		m.cmd = exec.Command("qemu-system-x86_64",
-			"-accel", "tcg,thread=multi", "-m", fmt.Sprint(opts.Memory), "-smp", "2",
-			"-kernel", root.Kernel, "-initrd", root.Initrd, "-append", args,
-			"-drive", "file="+img+",format=raw,if=virtio,cache=unsafe",
-			"-netdev", fmt.Sprintf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", port),
-			// romfile= leaves out the iPXE option ROM: no network boot.
-			"-device", "virtio-net-pci,netdev=n0,romfile=",
-			"-display", "none", "-monitor", "none", "-serial", "file:"+m.console)
+		m.cmd = exec.Command("qemu-system-x86_64", qemuArgs(root, img, args, port, m.console, opts)...)
 		m.cmd.Stderr = m.stderr
 		// Should the test binary die (a -timeout panic), qemu dies too.
 		m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -161,6 +168,34 @@ func BootWith(t testing.TB, img string, opts BootOptions) *Machine {
 }
 
 var errQEMUExited = errors.New("qemu exited")
+
+// qemuArgs are the arguments of qemu-system-x86_64 that boot img with the
+// kernel command line args, SSH forwarded from port and the serial console
+// written to console.
+func qemuArgs(root *Root, img, args string, port int, console string, opts BootOptions) []string {
+	argv := []string{
+		"-accel", "tcg,thread=multi", "-m", fmt.Sprint(opts.Memory), "-smp", "2",
+		"-kernel", root.Kernel, "-initrd", root.Initrd, "-append", args,
+	}
+	// The virtio disks are named vda, vdb... in the order of their PCI
+	// slots, which is the order they are given in.
+	for _, disk := range append([]string{img}, opts.Disks...) {
+		argv = append(argv, "-drive", "file="+qemuEscape(disk)+",format=raw,if=virtio,cache=unsafe")
+	}
+	if opts.Share != "" {
+		argv = append(argv, "-virtfs", "local,path="+qemuEscape(opts.Share)+",mount_tag="+ShareTag+",security_model=none,readonly=on")
+	}
+	return append(argv,
+		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", port),
+		// romfile= leaves out the iPXE option ROM: no network boot.
+		"-device", "virtio-net-pci,netdev=n0,romfile=",
+		"-display", "none", "-monitor", "none", "-serial", "file:"+console)
+}
+
+// qemuEscape escapes a value of a qemu option list: a comma is doubled.
+func qemuEscape(value string) string {
+	return strings.ReplaceAll(value, ",", ",,")
+}
 
 // waitForSSH polls until `ssh true` succeeds, qemu exits or the deadline
 // passes.
@@ -234,6 +269,16 @@ func (m *Machine) ssh(ctx context.Context, command string, options ...string) (s
 		return stdout.String(), fmt.Errorf("ssh root@127.0.0.1:%d %q: %w\n%s", m.port, command, err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return stdout.String(), nil
+}
+
+// MountShare mounts BootOptions.Share read-only at dir inside the machine
+// (making dir) and returns dir.
+func (m *Machine) MountShare(dir string) (string, error) {
+	cmd := fmt.Sprintf("mkdir -p %[1]s && mount -t 9p -o trans=virtio,version=9p2000.L,ro %[2]s %[1]s", dir, ShareTag)
+	if _, err := m.SSH(cmd); err != nil {
+		return "", fmt.Errorf("mounting the host's share: %w", err)
+	}
+	return dir, nil
 }
 
 // Shutdown powers the machine off (systemctl poweroff) and waits for qemu

@@ -33,10 +33,12 @@ const DiskID = 0x7e57b007
 
 // rootPackages are what the machine needs beyond minbase: a kernel for
 // -kernel/-initrd, systemd as PID 1 with udev and dbus, and what tests log
-// in with and use.
+// in with and use (dmsetup makes device-mapper holders for the flash
+// tests; bookworm's libdevmapper already depends on it, so naming it
+// changed no root and rootVersion stayed).
 var rootPackages = []string{
 	"linux-image-amd64", "systemd-sysv", "udev", "dbus", "openssh-server",
-	"sudo", "iproute2", "kmod",
+	"sudo", "iproute2", "kmod", "dmsetup",
 }
 
 // OfflinePackages are the packages whose .debs (with their dependencies'
@@ -308,7 +310,8 @@ func trim(root string) error {
 
 // unusedModules are the kernel's module directories for hardware that
 // QEMU's machine does not have, more than half of the root. dpkg still
-// lists them as the kernel package's files.
+// lists them as the kernel package's files. What tests use stays:
+// drivers/md (dm-mod), fs/9p and net/9p (BootOptions.Share), virtio.
 var unusedModules = []string{
 	"drivers/gpu", "drivers/media", "drivers/infiniband", "drivers/net/wireless",
 	"drivers/net/ethernet", "drivers/staging", "drivers/iio", "drivers/comedi",
