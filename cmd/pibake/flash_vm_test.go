@@ -141,8 +141,14 @@ func TestFlashVM(t *testing.T) {
 		}
 		for _, dev := range []string{"/dev/vdb", "/dev/vdc"} {
 			d, ok := devs[dev]
-			if !ok || d.Size != cardSize || d.System != "" || len(d.Mounts) > 0 {
-				t.Errorf("flash --list --json: %s is %+v (listed: %v), want %d bytes, unused", dev, d, ok, cardSize)
+			if !ok || d.Size != cardSize || d.System != "" || len(d.Mounts) > 0 || d.ReadOnly || strings.HasPrefix(d.Model, "0x") {
+				t.Errorf("flash --list --json: %s is %+v (listed: %v), want %d bytes, unused, writable, no PCI id for a model", dev, d, ok, cardSize)
+			}
+		}
+		// The machine's CD-ROM drive and floppy are no cards.
+		for path := range devs {
+			if strings.HasPrefix(path, "/dev/sr") || strings.HasPrefix(path, "/dev/fd") {
+				t.Errorf("flash --list --json lists %s, which cannot hold an image", path)
 			}
 		}
 		if d := devs["/dev/vda"]; !strings.Contains(d.System, "running system") {
@@ -155,7 +161,7 @@ func TestFlashVM(t *testing.T) {
 
 	t.Run("device-mapper holder", func(t *testing.T) {
 		must(t, `dmsetup create held --table "0 $(blockdev --getsz /dev/vdc) linear /dev/vdc 0"`)
-		refused(t, "held by device-mapper", "/dev/vdc", "dm-0", "device-mapper")
+		refused(t, "held by device-mapper", "/dev/vdc", "dm-0", "device-mapper", "dmsetup remove")
 		must(t, "dmsetup remove held")
 	})
 

@@ -17,7 +17,11 @@ type Device struct {
 	LogicalBlock int    `json:"logical_block,omitempty"` // logical sector size in bytes
 	// Removable is true for removable media and for disks on a USB, SD or
 	// MMC bus. Loop devices are not removable.
-	Removable  bool        `json:"removable,omitempty"`
+	Removable bool `json:"removable,omitempty"`
+	// ReadOnly is true when the system will not write the device: an SD
+	// card with its lock switch set (in a reader that reports it), a
+	// read-only loop device.
+	ReadOnly   bool        `json:"read_only,omitempty"`
 	Partitions []Partition `json:"partitions,omitempty"`
 	// Mounts lists what uses the disk or one of its partitions, each as
 	// "PATH on MOUNTPOINT": mounted filesystems, active swap ("on [SWAP]")
@@ -46,16 +50,27 @@ func (d *Device) Check(imageSize int64, force bool) error {
 		return fmt.Errorf("%s %s: refusing to write to it", d.Path, d.System)
 	}
 	if len(d.Mounts) > 0 {
-		what := d.Mounts[0]
+		what, todo := d.Mounts[0], "unmount it first"
 		if dev, on, ok := strings.Cut(what, " on "); ok && strings.HasPrefix(on, "/") {
 			what = dev + " is mounted on " + on
 		} else if ok {
 			what = dev + " is in use, on " + on
+			todo = "stop using it first"
+			if on == "[SWAP]" {
+				todo = "swapoff it first"
+			} else if strings.HasPrefix(on, "dm-") {
+				todo = "release it first (dmsetup remove, vgchange -an)"
+			} else if strings.HasPrefix(on, "md") {
+				todo = "release it first (mdadm --stop)"
+			}
 		}
 		if n := len(d.Mounts) - 1; n > 0 {
 			what += fmt.Sprintf(" (and %d more)", n)
 		}
-		return fmt.Errorf("%s: %s: unmount it first", d.Path, what)
+		return fmt.Errorf("%s: %s: %s", d.Path, what, todo)
+	}
+	if d.ReadOnly {
+		return fmt.Errorf("%s (%s) is read-only: is the SD card's lock switch set?", d.Path, d.describeModel())
 	}
 	if d.Size < imageSize {
 		return fmt.Errorf("%s (%s) is smaller than the image (%s)", d.Path, HumanSize(d.Size), HumanSize(imageSize))
@@ -81,6 +96,9 @@ func (d *Device) Describe() string {
 	fmt.Fprintf(&b, "%s: %s", d.Path, d.describeModel())
 	if d.Removable {
 		b.WriteString(", removable")
+	}
+	if d.ReadOnly {
+		b.WriteString(", read-only")
 	}
 	b.WriteString("\n")
 	for _, p := range d.Partitions {

@@ -73,6 +73,7 @@ func inspectDiskutil(path string, info plistDict) (*Device, error) {
 	d.Removable = info.flag("RemovableMedia") || info.flag("Removable") ||
 		(info.has("Internal") && !info.flag("Internal")) ||
 		bus == "USB" || bus == "Secure Digital"
+	d.ReadOnly = info.has("WritableMedia") && !info.flag("WritableMedia")
 
 	list, err := diskutil("list", "-plist", "/dev/"+id)
 	if err != nil {

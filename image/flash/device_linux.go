@@ -39,7 +39,8 @@ func Inspect(path string) (*Device, error) {
 }
 
 // List describes the whole disks of this system with a size: not RAM
-// disks, zram, or loop devices without a backing file.
+// disks, zram, floppies, CD/DVD drives, or loop devices without a backing
+// file.
 func List() ([]*Device, error) {
 	entries, err := os.ReadDir("/sys/block")
 	if err != nil {
@@ -48,12 +49,15 @@ func List() ([]*Device, error) {
 	var out []*Device
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, "ram") || strings.HasPrefix(name, "zram") {
+		if strings.HasPrefix(name, "ram") || strings.HasPrefix(name, "zram") || strings.HasPrefix(name, "fd") {
 			continue
 		}
 		dir, err := filepath.EvalSymlinks(filepath.Join("/sys/block", name))
 		if err != nil {
 			return nil, fmt.Errorf("listing disks: %w", err)
+		}
+		if readString(filepath.Join(dir, "device/type")) == scsiTypeROM {
+			continue // a CD or DVD drive
 		}
 		if strings.HasPrefix(name, "loop") && readString(filepath.Join(dir, "loop/backing_file")) == "" {
 			continue
@@ -67,6 +71,24 @@ func List() ([]*Device, error) {
 		}
 	}
 	return out, nil
+}
+
+// scsiTypeROM is the SCSI peripheral type of CD and DVD drives.
+const scsiTypeROM = "5"
+
+// modelOf reads the vendor and model of the disk at dir: SCSI/USB's
+// vendor and model, an SD card's name. A vendor given as a PCI id
+// (virtio's "0x1af4") says nothing to a person and is left out.
+func modelOf(dir string) string {
+	var words []string
+	for _, f := range []string{"device/vendor", "device/model", "device/name"} {
+		v := readString(filepath.Join(dir, f))
+		if strings.HasPrefix(v, "0x") {
+			continue
+		}
+		words = append(words, strings.Fields(v)...)
+	}
+	return strings.Join(words, " ")
 }
 
 func devNumber(rdev uint64) string {
@@ -95,14 +117,14 @@ func inspectSys(path, dir string) (*Device, error) {
 	if n, err := strconv.Atoi(readString(filepath.Join(dir, "queue/logical_block_size"))); err == nil {
 		d.LogicalBlock = n
 	}
+	d.ReadOnly = readString(filepath.Join(dir, "ro")) == "1"
 	if strings.HasPrefix(name, "loop") {
 		d.Model = filepath.Base(readString(filepath.Join(dir, "loop/backing_file")))
 		if d.Model == "." {
 			d.Model = ""
 		}
 	} else {
-		d.Model = strings.Join(strings.Fields(readString(filepath.Join(dir, "device/vendor"))+" "+
-			readString(filepath.Join(dir, "device/model"))+" "+readString(filepath.Join(dir, "device/name"))), " ")
+		d.Model = modelOf(dir)
 		d.Removable = readString(filepath.Join(dir, "removable")) == "1" ||
 			strings.Contains(dir, "/usb") || strings.HasPrefix(name, "mmcblk")
 	}

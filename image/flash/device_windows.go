@@ -25,6 +25,7 @@ import (
 // Control codes, CTL_CODE(device type, function, method, access).
 const (
 	ioctlDiskGetDriveGeometry       = 0x00070000 // (FILE_DEVICE_DISK, 0, METHOD_BUFFERED, FILE_ANY_ACCESS)
+	ioctlDiskIsWritable             = 0x00070024 // (FILE_DEVICE_DISK, 9, METHOD_BUFFERED, FILE_ANY_ACCESS)
 	ioctlDiskGetLengthInfo          = 0x0007405C // (FILE_DEVICE_DISK, 0x17, METHOD_BUFFERED, FILE_READ_ACCESS)
 	ioctlDiskUpdateProperties       = 0x00070140 // (FILE_DEVICE_DISK, 0x50, METHOD_BUFFERED, FILE_ANY_ACCESS)
 	ioctlStorageQueryProperty       = 0x002D1400 // (FILE_DEVICE_MASS_STORAGE, 0x500, METHOD_BUFFERED, FILE_ANY_ACCESS)
@@ -105,6 +106,11 @@ func inspectDrive(path string, number uint32) (*Device, error) {
 		if n := binary.LittleEndian.Uint32(geometry[20:]); n > 0 {
 			d.LogicalBlock = int(n)
 		}
+	}
+	// A write-protected disk (an SD card's lock switch) answers
+	// ERROR_WRITE_PROTECT.
+	if _, err := ioctl(h, ioctlDiskIsWritable, nil, nil); errors.Is(err, windows.ERROR_WRITE_PROTECT) {
+		d.ReadOnly = true
 	}
 	// STORAGE_PROPERTY_QUERY{StorageDeviceProperty, PropertyStandardQuery}
 	// in; STORAGE_DEVICE_DESCRIPTOR out: RemovableMedia at 10, the vendor

@@ -40,10 +40,12 @@
 // refusals leave the device byte-identical, a cancel leaves the first 4 KiB
 // zero, an active swap and the disk holding / are refused; the buffered
 // path taken when O_DIRECT is refused writes the same bytes and catches a
-// corrupted read-back too). Not tested: holders (device-mapper, LVM, md),
-// for want of device-mapper in the test machine's kernel. Mounts in
-// other mount namespaces are not seen by Inspect, but the exclusive open
-// still refuses them. The macOS (diskutil, /dev/rdiskN) and Windows
+// corrupted read-back too). cmd/pibake's TestFlashVM runs pibake flash in
+// a booted Debian machine onto virtio disks: a device-mapper holder and
+// the running system's disk are refused, and the kernel sees the new
+// partitions at once. A read-only device (an SD card's lock switch) is
+// refused. Mounts in other mount namespaces are not seen by Inspect, but
+// the exclusive open still refuses them. The macOS (diskutil, /dev/rdiskN) and Windows
 // (\\.\PhysicalDriveN) code is compiled, not run, and is written from the
 // documented APIs. Filesystem labels and types of partitions are probed
 // cheaply (ext2/3/4, FAT, swap signatures) and may be empty. Write does not

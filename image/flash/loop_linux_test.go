@@ -365,6 +365,30 @@ func TestInspectAndCheck(t *testing.T) {
 		}
 	})
 
+	t.Run("read-only", func(t *testing.T) {
+		devFile, _ := randomFile(t, "card", 8*MiB, 10)
+		out := run(t, "losetup", "--find", "--show", "--read-only", devFile)
+		t.Cleanup(func() { run(t, "losetup", "--detach", out) })
+		dev := inspect(t, out)
+		if !dev.ReadOnly {
+			t.Fatalf("Inspect(%s).ReadOnly = false for a read-only loop device", out)
+		}
+		before := hashFile(t, devFile)
+		want := out + " (card, 8.0 MiB) is read-only: is the SD card's lock switch set?"
+		if err := dev.Check(MiB, true); err == nil || err.Error() != want {
+			t.Errorf("Check with force = %v, want %q", err, want)
+		}
+		if _, err := Write(context.Background(), dev, bytes.NewReader(make([]byte, MiB)), MiB, []Range{{0, MiB}}, Options{}); err == nil || err.Error() != want {
+			t.Errorf("Write = %v, want %q", err, want)
+		}
+		if !strings.Contains(dev.Describe(), "read-only") {
+			t.Errorf("Describe() does not say read-only:\n%s", dev.Describe())
+		}
+		if hashFile(t, devFile) != before {
+			t.Errorf("%s changed after a refusal", out)
+		}
+	})
+
 	t.Run("mounted", func(t *testing.T) {
 		devFile := filepath.Join(t.TempDir(), "card")
 		if err := os.WriteFile(devFile, make([]byte, 32*MiB), 0o600); err != nil {

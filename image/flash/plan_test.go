@@ -101,10 +101,13 @@ func TestCheckRules(t *testing.T) {
 		{"too small", func(*Device) {}, 64 << 30, true, "/dev/sdb (32.0 GiB) is smaller than the image (64.0 GiB)"},
 		{"mounted, forced", func(d *Device) { d.Mounts = []string{"/dev/sdb1 on /media/pi/bootfs", "/dev/sdb2 on /media/pi/rootfs"} }, 1, true,
 			"/dev/sdb: /dev/sdb1 is mounted on /media/pi/bootfs (and 1 more): unmount it first"},
-		{"swap", func(d *Device) { d.Mounts = []string{"/dev/sdb2 on [SWAP]"} }, 1, true, "/dev/sdb2 is in use, on [SWAP]"},
+		{"swap", func(d *Device) { d.Mounts = []string{"/dev/sdb2 on [SWAP]"} }, 1, true, "/dev/sdb2 is in use, on [SWAP]: swapoff it first"},
+		{"held", func(d *Device) { d.Mounts = []string{"/dev/sdb on dm-0 (a device-mapper, LVM or md holder)"} }, 1, true,
+			"/dev/sdb is in use, on dm-0 (a device-mapper, LVM or md holder): release it first (dmsetup remove, vgchange -an)"},
 		{"system, forced", func(d *Device) { d.System = "holds / (the running system)" }, 1, true, "/dev/sdb holds / (the running system)"},
 		{"fixed", func(d *Device) { d.Removable = false }, 1, false, "is not removable media (a fixed disk?): pass --force if you are sure"},
 		{"fixed, forced", func(d *Device) { d.Removable = false }, 1, true, ""},
+		{"read-only, forced", func(d *Device) { d.ReadOnly = true }, 1, true, "/dev/sdb (Generic SD, 32.0 GiB) is read-only: is the SD card's lock switch set?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
