@@ -108,7 +108,7 @@ func TestUsedRanges(t *testing.T) {
 
 	copied := *img
 	copied.Path = filepath.Join(t.TempDir(), "copy.img")
-	copyRanges(t, copied.Path, im, ranges, rng)
+	imagetest.CopyRanges(t, copied.Path, im, ranges, rng)
 	imagetest.CheckCopy(t, img, &copied)
 	got := make([]byte, len(loader))
 	f, err := os.Open(copied.Path)
@@ -121,28 +121,6 @@ func TestUsedRanges(t *testing.T) {
 	}
 	if !bytes.Equal(got, loader) {
 		t.Errorf("the bytes at %d, outside the partitions, were not copied", loaderAt)
-	}
-}
-
-// copyRanges makes path, im.Size() bytes of random data, and copies the
-// ranges of im onto it.
-func copyRanges(t *testing.T, path string, im *image.Image, ranges []image.Range, rng *rand.ChaCha8) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := io.CopyN(f, rng, im.Size()); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range ranges {
-		if _, err := io.Copy(io.NewOffsetWriter(f, r.Off), io.NewSectionReader(im, r.Off, r.Len)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -274,7 +252,7 @@ func TestOverlayImage(t *testing.T) {
 	}
 	got := *img
 	got.Path = filepath.Join(t.TempDir(), "got.img")
-	copyRanges(t, got.Path, im, ranges, rng)
+	imagetest.CopyRanges(t, got.Path, im, ranges, rng)
 	imagetest.CheckCopy(t, want, &got)
 	if b := imagetest.ReadFile(t, &got, "/opt/robot/models/net.bin"); !bytes.Equal(b, data) {
 		t.Error("/opt/robot/models/net.bin differs from what was written")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +57,11 @@ func TestBakeInMemory(t *testing.T) {
 							}
 						}
 					}
-					writeUsed(t, got, im)
+					ranges, err := im.UsedRanges()
+					if err != nil {
+						return err
+					}
+					imagetest.CopyRanges(t, got, im, ranges, nil)
 					return nil
 				},
 			}
@@ -133,29 +136,4 @@ func writableFiles(t *testing.T) map[string]string {
 		}
 	}
 	return out
-}
-
-// writeUsed writes the used ranges of im into a new sparse file at path.
-func writeUsed(t *testing.T, path string, im *image.Image) {
-	t.Helper()
-	ranges, err := im.UsedRanges()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, r := range ranges {
-		if _, err := io.Copy(io.NewOffsetWriter(f, r.Off), io.NewSectionReader(im, r.Off, r.Len)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Truncate(im.Size()); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

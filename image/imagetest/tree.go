@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -16,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pibake/pibake/image"
 )
 
 // An Entry is a snapshot of one file in a tree, for comparing trees.
@@ -157,5 +160,33 @@ func CheckCopy(t testing.TB, want, got *Image) {
 	}
 	if diff := cmp.Diff(Tree(t, ExtractBoot(t, want)), Tree(t, ExtractBoot(t, got))); diff != "" {
 		t.Errorf("%s: the boot partition differs from %s (-want +got):\n%s", got.Path, want.Path, diff)
+	}
+}
+
+// CopyRanges makes the file path, im.Size() bytes read from fill (a card
+// that held something else), or a hole when fill is nil, and copies the
+// given ranges of im onto it, as a flasher writes a card.
+func CopyRanges(t testing.TB, path string, im *image.Image, ranges []image.Range, fill io.Reader) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fill != nil {
+		_, err = io.CopyN(f, fill, im.Size())
+	} else {
+		err = f.Truncate(im.Size())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ranges {
+		if _, err := io.Copy(io.NewOffsetWriter(f, r.Off), io.NewSectionReader(im, r.Off, r.Len)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
