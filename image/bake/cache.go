@@ -63,7 +63,7 @@ func OpenBase(ctx context.Context, opts Options) (base *os.File, release func(),
 	if _, compressed, err := baseKey(opts.From); err != nil || !compressed {
 		f, err := os.Open(opts.From)
 		if err != nil {
-			return nil, nil, fmt.Errorf("base image: %w", err)
+			return nil, nil, err // names the file
 		}
 		return f, func() { f.Close() }, nil
 	}
